@@ -1,0 +1,138 @@
+"""Pure building blocks of the convnet and its deconvnet. Arrays are NHWC.
+
+Every function takes arrays and returns arrays, works under `jax.jit` and
+`jax.vmap`, and holds no state.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+_DIMS = ('NHWC', 'HWIO', 'NHWC')
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, *, stride: int,
+           padding: int, groups: int = 1) -> jax.Array:
+  """Convolution (cross-correlation, as every framework computes it).
+
+  x: (N, H, W, Cin); kernel: (k, k, Cin // groups, Cout); bias: (Cout,).
+  Returns (N, Ho, Wo, Cout) with Ho = (H + 2 * padding - k) // stride + 1.
+  Output channel o only sees input group o // (Cout // groups).
+  """
+  y = lax.conv_general_dilated(
+      x, kernel, (stride, stride), ((padding, padding), (padding, padding)),
+      dimension_numbers=_DIMS, feature_group_count=groups)
+  return y + bias
+
+
+def conv2d_transpose(y: jax.Array, kernel: jax.Array, *, stride: int,
+                     padding: int, groups: int, input_hw: tuple[int, int]
+                     ) -> jax.Array:
+  """The adjoint of `conv2d` (without bias): the deconvnet's filtering step.
+
+  Filters the (N, Ho, Wo, Cout) map with the transposed filters: each filter
+  flipped vertically and horizontally, input and output channels swapped.
+  Returns (N, H, W, Cin) for the forward input size `input_hw`. Rows and
+  columns that the forward stride skipped receive zeros.
+  """
+  k = kernel.shape[0]
+  cin_g, cout = kernel.shape[2], kernel.shape[3]
+  cout_g = cout // groups
+  # (k, k, Cin/g, g, Cout/g) -> (k, k, Cout/g, g, Cin/g): swap in/out per group.
+  flipped = kernel[::-1, ::-1].reshape(k, k, cin_g, groups, cout_g)
+  flipped = flipped.transpose(0, 1, 4, 3, 2).reshape(k, k, cout_g,
+                                                     groups * cin_g)
+  pads = []
+  for axis in range(2):
+    covered = (y.shape[1 + axis] - 1) * stride + k
+    tail = input_hw[axis] + 2 * padding - covered  # forward rows never read
+    pads.append((k - 1 - padding, k - 1 - padding + tail))
+  return lax.conv_general_dilated(
+      y, flipped, (1, 1), pads, lhs_dilation=(stride, stride),
+      dimension_numbers=_DIMS, feature_group_count=groups)
+
+
+def relu(x: jax.Array) -> jax.Array:
+  return jnp.maximum(x, 0)
+
+
+def lrn(x: jax.Array, *, size: int = 5, k: float = 2.0, alpha: float = 1e-4,
+        beta: float = 0.75) -> jax.Array:
+  """Local response normalisation across maps (Krizhevsky et al. §3.3).
+
+  b_i = a_i / (k + alpha * sum_{j=max(0, i-size//2)}^{min(C-1, i+size//2)}
+  a_j^2) ** beta, with alpha not divided by size. x: (..., C).
+  """
+  half = size // 2
+  sq = jnp.square(x)
+  window = (1,) * (x.ndim - 1) + (size,)
+  pads = ((0, 0),) * (x.ndim - 1) + ((half, half),)
+  total = lax.reduce_window(sq, 0.0, lax.add, window, (1,) * x.ndim, pads)
+  return x / (k + alpha * total) ** beta
+
+
+def _pool_out(size: int, window: int, stride: int,
+              padding: tuple[int, int]) -> int:
+  return (size + padding[0] + padding[1] - window) // stride + 1
+
+
+def max_pool_with_switches(x: jax.Array, *, window: int = 3, stride: int = 2,
+                           padding: tuple[int, int] = (0, 0)
+                           ) -> tuple[jax.Array, jax.Array]:
+  """Max-pooling that also returns where each maximum came from.
+
+  x: (N, H, W, C), padded by `padding` = (before, after) cells on both
+  spatial axes with -inf, so padding never wins. Returns (pooled, switches),
+  both (N, Ho, Wo, C); switches are int8 positions kh * window + kw inside
+  each window. Tie rule: the first maximum in row-major window order.
+  Gradients flow to the switch position only.
+  """
+  n, h, w, c = x.shape
+  ho = _pool_out(h, window, stride, padding)
+  wo = _pool_out(w, window, stride, padding)
+  lo, hi = padding
+  xp = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)),
+               constant_values=-jnp.inf)
+  span_h, span_w = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+  candidates = jnp.stack([
+      xp[:, kh:kh + span_h:stride, kw:kw + span_w:stride, :]
+      for kh in range(window) for kw in range(window)
+  ])  # (window**2, N, Ho, Wo, C)
+  switches = jnp.argmax(candidates, axis=0)
+  pooled = jnp.take_along_axis(candidates, switches[None], axis=0)[0]
+  return pooled, switches.astype(jnp.int8)
+
+
+def unpool(y: jax.Array, switches: jax.Array, *, input_hw: tuple[int, int],
+           window: int = 3, stride: int = 2,
+           padding: tuple[int, int] = (0, 0)) -> jax.Array:
+  """Places each pooled value back at its switch position.
+
+  y, switches: (N, Ho, Wo, C) as from `max_pool_with_switches`. Returns
+  (N, H, W, C) zero everywhere but the switch positions; where overlapping
+  windows chose the same cell their values add up (the adjoint of pooling).
+  """
+  h, w = input_hw
+  ho, wo = y.shape[1], y.shape[2]
+  out = jnp.zeros(y.shape[:1] + (h, w) + y.shape[3:], y.dtype)
+  zero = jnp.zeros((), y.dtype)
+  for kh in range(window):
+    for kw in range(window):
+      chosen = jnp.where(switches == kh * window + kw, y, zero)
+      top, left = kh - padding[0], kw - padding[0]
+      # Dilate by the stride and shift to the window offset; lax.pad crops
+      # with negative pads, which only drops cells padding made (never chosen).
+      out = out + lax.pad(chosen, zero, (
+          (0, 0, 0),
+          (top, h - top - (ho - 1) * stride - 1, stride - 1),
+          (left, w - left - (wo - 1) * stride - 1, stride - 1),
+          (0, 0, 0)))
+  return out
+
+
+def dropout(x: jax.Array, rate: float, rng: jax.Array) -> jax.Array:
+  """Inverted dropout: zero with probability `rate`, scale the rest up."""
+  keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+  return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)

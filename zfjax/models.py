@@ -1,0 +1,174 @@
+"""The convnet as pure functions of a params pytree, driven by a `Spec`.
+
+Params follow Flax naming: {'conv1': {'kernel': (k, k, Cin/groups, Cout),
+'bias': (Cout,)}, ..., 'fc6': {'kernel': (in, out), 'bias': (out,)}, ...};
+fc6 reads the NHWC-flattened output of the layer before it. Images are NHWC
+float32 in pixel units (mean-subtracted, roughly [-128, 128]).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from zfjax import layers
+from zfjax.errors import ZfjaxError
+from zfjax.specs import LRN, Conv, Dense, MaxPool, Spec, get_spec, input_shapes
+
+__all__ = ['Trace', 'get_spec', 'init_params', 'apply', 'forward_trace',
+           'features', 'traced_layers', 'clip_filters', 'param_count']
+
+Params = dict[str, dict[str, jax.Array]]
+
+
+class Trace(NamedTuple):
+  """What the deconvnet and the analyses need from one forward pass.
+
+  activations: per Conv layer its rectified output before any pooling or
+    normalisation, (N, H, W, C); per hidden Dense layer its output after the
+    ReLU (before dropout), (N, features).
+  switches: per MaxPool layer the int8 argmax position inside each window,
+    (N, Ho, Wo, C) -- see `layers.max_pool_with_switches`.
+  """
+  activations: dict[str, jax.Array]
+  switches: dict[str, jax.Array]
+
+
+def init_params(rng: jax.Array, spec: Spec, image_size: int | None = None, *,
+                weight_std: float | None = 0.01,
+                bias_value: float | None = None) -> Params:
+  """Fresh parameters for `spec` at `image_size` pixels (default: native).
+
+  Weights are zero-mean Gaussian with `weight_std` (the paper's 1e-2), or
+  He-scaled (std sqrt(2 / fan_in)) when it is None. Biases take each layer's
+  `bias_init` from the spec (the paper's choices) unless `bias_value` is
+  given, which then applies to every layer.
+  """
+  in_shapes = input_shapes(spec, image_size)
+  params = {}
+  keys = jax.random.split(rng, len(spec.layers))
+  for key, layer in zip(keys, spec.layers):
+    if isinstance(layer, Conv):
+      cin = in_shapes[layer.name][-1]
+      if cin % layer.groups or layer.features % layer.groups:
+        raise ZfjaxError(f"spec '{spec.name}': {layer.name} has {cin} inputs "
+                         f'and {layer.features} maps, not divisible into '
+                         f'{layer.groups} groups')
+      shape = (layer.kernel, layer.kernel, cin // layer.groups, layer.features)
+    elif isinstance(layer, Dense):
+      shape = (int(np.prod(in_shapes[layer.name])), layer.features)
+    else:
+      continue
+    fan_in = int(np.prod(shape[:-1]))
+    std = np.sqrt(2.0 / fan_in) if weight_std is None else weight_std
+    bias = layer.bias_init if bias_value is None else bias_value
+    params[layer.name] = {
+        'kernel': std * jax.random.normal(key, shape, jnp.float32),
+        'bias': jnp.full((layer.features,), bias, jnp.float32),
+    }
+  return params
+
+
+def _check_images(images: jax.Array, spec: Spec, params: Params) -> None:
+  if images.ndim != 4 or images.shape[-1] != 3:
+    raise ZfjaxError(f'images must be NHWC with 3 channels, got shape '
+                     f'{tuple(images.shape)}')
+  first_dense = next((l.name for l in spec.layers if isinstance(l, Dense)),
+                     None)
+  if first_dense is None or first_dense not in params:
+    return
+  expect = params[first_dense]['kernel'].shape[0]
+  got = int(np.prod(input_shapes(spec, images.shape[1])[first_dense]))
+  if images.shape[1] != images.shape[2] or got != expect:
+    raise ZfjaxError(
+        f'images of {images.shape[1]}x{images.shape[2]} pixels do not fit '
+        f"these '{spec.name}' params ({first_dense} expects {expect} inputs); "
+        f'resize or crop them to the size the params were initialised for')
+
+
+def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
+         rng: jax.Array | None) -> tuple[jax.Array, Trace]:
+  _check_images(images, spec, params)
+  if train and rng is None and any(
+      isinstance(l, Dense) and l.dropout > 0 for l in spec.layers):
+    raise ZfjaxError('apply(..., train=True) needs an rng for dropout')
+  activations, switches = {}, {}
+  x = images
+  for i, layer in enumerate(spec.layers):
+    if isinstance(layer, Conv):
+      p = params[layer.name]
+      x = layers.conv2d(x, p['kernel'], p['bias'], stride=layer.stride,
+                        padding=layer.padding, groups=layer.groups)
+      if layer.relu:
+        x = layers.relu(x)
+      activations[layer.name] = x
+    elif isinstance(layer, MaxPool):
+      x, switches[layer.name] = layers.max_pool_with_switches(
+          x, window=layer.window, stride=layer.stride, padding=layer.padding)
+    elif isinstance(layer, LRN):
+      x = layers.lrn(x, size=layer.size, k=layer.k, alpha=layer.alpha,
+                     beta=layer.beta)
+    elif isinstance(layer, Dense):
+      p = params[layer.name]
+      x = x.reshape(x.shape[0], -1) @ p['kernel'] + p['bias']
+      if layer.relu:
+        x = layers.relu(x)
+        activations[layer.name] = x
+      if train and layer.dropout > 0:
+        x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
+  return x, Trace(activations, switches)
+
+
+def apply(params: Params, images: jax.Array, spec: Spec, *,
+          train: bool = False, rng: jax.Array | None = None) -> jax.Array:
+  """Logits (N, num_classes) for NHWC float32 images; dropout iff `train`."""
+  return _run(params, images, spec, train=train, rng=rng)[0]
+
+
+def forward_trace(params: Params, images: jax.Array,
+                  spec: Spec) -> tuple[jax.Array, Trace]:
+  """Evaluation-mode logits (N, num_classes) and the `Trace` of the pass."""
+  return _run(params, images, spec, train=False, rng=None)
+
+
+def features(params: Params, images: jax.Array, spec: Spec,
+             layer: str) -> jax.Array:
+  """The traced activation of one layer (see `Trace`), evaluation mode.
+
+  Under `jax.jit` the layers above `layer` are dead code and not computed.
+  """
+  if layer not in traced_layers(spec):
+    raise ZfjaxError(
+        f"layer '{layer}' of spec '{spec.name}' has no traced activation; "
+        f"choose one of {', '.join(traced_layers(spec))}")
+  return forward_trace(params, images, spec)[1].activations[layer]
+
+
+def traced_layers(spec: Spec) -> tuple[str, ...]:
+  """Names of the layers whose activations `forward_trace` records."""
+  return tuple(l.name for l in spec.layers
+               if isinstance(l, Conv) or (isinstance(l, Dense) and l.relu))
+
+
+def clip_filters(params: Params, spec: Spec, radius: float = 0.1) -> Params:
+  """Feature scale clipping (ZF §3): conv filters with RMS above `radius`
+  are rescaled to RMS exactly `radius`; the others are left as they are.
+
+  A filter is one output channel of a conv kernel, over (k, k, Cin/groups).
+  Dense layers and biases are untouched.
+  """
+  clipped = dict(params)
+  for name in spec.conv_names:
+    kernel = params[name]['kernel']
+    rms = jnp.sqrt(jnp.mean(jnp.square(kernel), axis=(0, 1, 2)))
+    scale = jnp.where(rms > radius, radius / jnp.maximum(rms, 1e-30), 1.0)
+    clipped[name] = {**params[name], 'kernel': kernel * scale}
+  return clipped
+
+
+def param_count(params: Params) -> int:
+  return sum(int(np.prod(x.shape)) for x in jax.tree_util.tree_leaves(params))
+
