@@ -1,0 +1,251 @@
+"""The deconvnet (ZF §2.1): project one activation back to pixel space.
+
+Going down from a chosen conv layer, the layer table is walked in reverse:
+  Conv    -> rectify the signal (ReLU, if the layer has one), then filter it
+             with the layer's transposed filters (flipped vertically and
+             horizontally, in/out channels swapped): `layers.conv2d_transpose`;
+  MaxPool -> unpool with that image's switches from the forward trace;
+  LRN     -> identity: the deconvnet passes contrast normalisation through
+             unchanged (ZF do not invert it).
+No biases are used on the way down. A projection is not a sample from the
+model; it shows which structures of this image drove the activation.
+
+Everything here is a pure function of (params, trace) and jit/vmap-friendly:
+thousands of projections run as a few large batched programs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from zfjax import grids
+from zfjax import layers
+from zfjax import models
+from zfjax.errors import ZfjaxError
+from zfjax.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_shapes
+from zfjax.specs import receptive_fields
+
+__all__ = ['backproject', 'project', 'project_units', 'project_map',
+           'forward_and_project', 'project_in_chunks', 'strongest_position',
+           'receptive_boxes', 'normalize_for_display', 'check_conv_layer']
+
+
+def check_conv_layer(spec: Spec, layer: str) -> Conv:
+  """The Conv record named `layer`; a ZfjaxError for any other name."""
+  record = spec.layer(layer)  # raises for unknown names
+  if not isinstance(record, Conv):
+    raise ZfjaxError(
+        f"layer '{layer}' of spec '{spec.name}' is not a conv layer; the "
+        f"deconvnet projects conv activations: {', '.join(spec.conv_names)}")
+  return record
+
+
+def _image_size(trace: models.Trace, spec: Spec, layer: str,
+                image_size: int | None) -> int:
+  size = spec.image_size if image_size is None else image_size
+  # Strided layers map several input sizes to one output size, so the trace
+  # cannot tell the input size; check that the stated one fits it.
+  expect = layer_shapes(spec, size)
+  for name in spec.conv_names:
+    got = tuple(trace.activations[name].shape[1:])
+    if got != expect[name]:
+      raise ZfjaxError(
+          f"the trace's {name} has shape {got}, not {expect[name]} as for "
+          f'{size}-pixel images; pass image_size= the size of the traced '
+          f'images')
+    if name == layer:
+      break
+  return size
+
+
+def backproject(params: models.Params, switches: dict[str, jax.Array],
+                spec: Spec, layer: str, maps: jax.Array,
+                image_size: int) -> jax.Array:
+  """Projects maps of `layer` down to pixel space through the deconvnet.
+
+  maps: (N, H, W, C) signals at the output of conv layer `layer` (after its
+  ReLU, before any pooling); switches: per MaxPool layer below it the
+  (N, Ho, Wo, C) int8 switches of the same N images. Returns (N, S, S, 3)
+  for S = `image_size` pixels, in the units of the image (pixel values per
+  unit of activation times filter weights). LRN layers are identity.
+  """
+  check_conv_layer(spec, layer)
+  in_shapes = input_shapes(spec, image_size)
+  names = [l.name for l in spec.layers]
+  x = maps
+  for record in reversed(spec.layers[:names.index(layer) + 1]):
+    hw = in_shapes[record.name][:2]
+    if isinstance(record, Conv):
+      if record.relu:
+        x = layers.relu(x)
+      x = layers.conv2d_transpose(
+          x, params[record.name]['kernel'], stride=record.stride,
+          padding=record.padding, groups=record.groups, input_hw=hw)
+    elif isinstance(record, MaxPool):
+      x = layers.unpool(x, switches[record.name], input_hw=hw,
+                        window=record.window, stride=record.stride,
+                        padding=record.padding)
+    elif not isinstance(record, LRN):
+      raise ZfjaxError(f"spec '{spec.name}': cannot project through "
+                       f'{record.name}, a {type(record).__name__} layer')
+  return x
+
+
+def _unit_seeds(acts: jax.Array, channel: jax.Array, y: jax.Array,
+                x: jax.Array) -> jax.Array:
+  """(N, H, W, C) maps that keep only acts[n, y[n], x[n], channel[n]]."""
+  _, h, w, c = acts.shape
+  keep = (jax.nn.one_hot(y, h, dtype=bool)[:, :, None, None]
+          & jax.nn.one_hot(x, w, dtype=bool)[:, None, :, None]
+          & jax.nn.one_hot(channel, c, dtype=bool)[:, None, None, :])
+  return jnp.where(keep, acts, 0)
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size'))
+def project_units(params: models.Params, trace: models.Trace, spec: Spec,
+                  layer: str, image: jax.Array, channel: jax.Array,
+                  y: jax.Array, x: jax.Array, *,
+                  image_size: int | None = None) -> jax.Array:
+  """Projections of M chosen activations of `layer`, any mix of images.
+
+  trace: from `models.forward_trace` on N images of `image_size` pixels
+  (default: the spec's). image, channel, y, x: int arrays (M,); selection m
+  is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
+  Each is seeded with its own value, every other activation of the layer
+  zero. Returns (M, S, S, 3) float32 pixel-space projections.
+  """
+  check_conv_layer(spec, layer)
+  size = _image_size(trace, spec, layer, image_size)
+  acts = trace.activations[layer][image]
+  switches = {name: s[image] for name, s in trace.switches.items()}
+  return backproject(params, switches, spec, layer,
+                     _unit_seeds(acts, channel, y, x), size)
+
+
+def project(params: models.Params, trace: models.Trace, spec: Spec,
+            layer: str, channel: jax.Array, y: jax.Array, x: jax.Array, *,
+            image_size: int | None = None) -> jax.Array:
+  """One projection per traced image: (N, S, S, 3) float32.
+
+  channel, y, x: int arrays (N,), the activation of `layer` to project for
+  each of the N traced images (its own value as seed, all else zero). For
+  several selections per image, `jax.vmap` over channel/y/x with the trace
+  held fixed, or use `project_units`.
+  """
+  n = trace.activations[check_conv_layer(spec, layer).name].shape[0]
+  return project_units(params, trace, spec, layer, jnp.arange(n),
+                       jnp.asarray(channel), jnp.asarray(y), jnp.asarray(x),
+                       image_size=image_size)
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size'))
+def project_map(params: models.Params, trace: models.Trace, spec: Spec,
+                layer: str, channel: jax.Array, *,
+                image_size: int | None = None) -> jax.Array:
+  """Projections of whole feature maps: (N, S, S, 3) float32.
+
+  channel: int (N,) or a scalar; for image n the whole map channel[n] of
+  `layer` is kept as it is and every other map zeroed (ZF Fig. 7 (c)).
+  """
+  check_conv_layer(spec, layer)
+  size = _image_size(trace, spec, layer, image_size)
+  acts = trace.activations[layer]
+  keep = jax.nn.one_hot(jnp.broadcast_to(channel, acts.shape[:1]),
+                        acts.shape[-1], dtype=bool)[:, None, None, :]
+  return backproject(params, trace.switches, spec, layer,
+                     jnp.where(keep, acts, 0), size)
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
+def forward_and_project(params: models.Params, images: jax.Array, spec: Spec,
+                        layer: str, channel: jax.Array, y: jax.Array,
+                        x: jax.Array) -> jax.Array:
+  """Forward pass of NHWC images (N, S, S, 3) and one projection per image.
+
+  The layers above `layer` are dead code under jit and never computed.
+  """
+  _, trace = models.forward_trace(params, images, spec)
+  return project(params, trace, spec, layer, channel, y, x,
+                 image_size=images.shape[1])
+
+
+def strongest_position(trace: models.Trace, layer: str,
+                       channel: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Where map `channel` (int (N,) or scalar) of `layer` peaks in each image.
+
+  Returns (y, x), int32 (N,) each; ties go to the first maximum in
+  row-major order.
+  """
+  if layer not in trace.activations:
+    raise ZfjaxError(f"layer '{layer}' has no traced activation; choose one "
+                     f"of {', '.join(trace.activations)}")
+  acts = trace.activations[layer]
+  if acts.ndim != 4:
+    raise ZfjaxError(f"layer '{layer}' is not spatial; choose a conv layer")
+  n, _, w, c = acts.shape
+  channel = jnp.broadcast_to(jnp.asarray(channel), (n,))
+  maps = jnp.take_along_axis(acts, channel[:, None, None, None], axis=3)
+  flat = jnp.argmax(maps.reshape(n, -1), axis=1)
+  return (flat // w).astype(jnp.int32), (flat % w).astype(jnp.int32)
+
+
+def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
+                      layer: str, channel: np.ndarray, y: np.ndarray,
+                      x: np.ndarray, *, chunk_size: int = 32,
+                      progress: bool = False) -> np.ndarray:
+  """`forward_and_project` over many images, a fixed-size chunk at a time.
+
+  images: (M, S, S, 3) float32; channel, y, x: (M,). The last chunk is
+  padded so one compiled program serves all. Returns (M, S, S, 3) float32.
+  """
+  m = len(images)
+  out = []
+  for start in tqdm.trange(0, m, chunk_size, disable=not progress,
+                           desc=f'projecting {layer}', unit='chunk'):
+    stop = min(start + chunk_size, m)
+    pad = chunk_size - (stop - start)
+    def take(a):
+      a = np.asarray(a[start:stop])
+      return np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
+    out.append(np.asarray(forward_and_project(
+        params, take(images), spec, layer, take(channel), take(y),
+        take(x)))[:stop - start])
+  size = images.shape[1] if m else spec.image_size
+  return np.concatenate(out) if out else np.zeros((0, size, size, 3),
+                                                  np.float32)
+
+
+def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
+                    image_size: int | None = None, *,
+                    clip: bool = True) -> np.ndarray:
+  """Pixel boxes (M, 4) int (y0, x0, y1, x1), end exclusive, of units (y, x).
+
+  The box holds every input pixel unit (y, x) of `layer` can see, and hence
+  every pixel its projection can touch. With clip=False the box is not
+  clipped to the image (it may start below 0 or end past the image; every
+  box of a layer then has the same size, the receptive-field size).
+  """
+  size = spec.image_size if image_size is None else image_size
+  fields = receptive_fields(spec)
+  check_conv_layer(spec, layer)
+  rf = fields[layer]
+  y0 = rf.start + np.asarray(y, np.int64) * rf.jump
+  x0 = rf.start + np.asarray(x, np.int64) * rf.jump
+  boxes = np.stack([y0, x0, y0 + rf.size, x0 + rf.size], axis=-1)
+  return np.clip(boxes, 0, size) if clip else boxes
+
+
+def normalize_for_display(projections: jax.Array | np.ndarray) -> np.ndarray:
+  """Per-image contrast stretch of signed projections to uint8.
+
+  projections: (N, H, W, 3). Each image is scaled by its own largest
+  absolute value m: pixel = round(127.5 + 127.5 * p / m), so zero (no
+  influence) is mid-grey, +m white, -m black, and the colour balance of a
+  projection is kept. An all-zero projection is uniform grey.
+  """
+  return grids.contrast_stretch(np.asarray(projections))

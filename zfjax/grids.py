@@ -1,0 +1,151 @@
+"""Arrays to image grids: contrast stretch, top-9 blocks, filter mosaics.
+
+Everything takes numpy arrays and returns uint8 (H, W, 3) numpy images;
+matplotlib is used only by `write_png` (to add a caption line).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import NamedTuple
+
+import numpy as np
+
+GAP = 2  # pixels between cells
+BLOCK_GAP = 6  # pixels between 3x3 blocks and between maps
+BACKGROUND = 255  # white, so grey (zero) projections stay visible as cells
+
+
+def contrast_stretch(x: np.ndarray, *, per_item: bool = True) -> np.ndarray:
+  """Signed arrays (N, ...) to uint8, zero at mid-grey.
+
+  Each item (or, with per_item=False, the whole array) is divided by its
+  largest absolute value m: pixel = round(127.5 + 127.5 * x / m). Zero maps
+  to 128, +m to 255, -m to 0; all-zero items are uniform grey.
+  """
+  x = np.asarray(x, np.float64)
+  axes = tuple(range(1, x.ndim)) if per_item else None
+  m = np.max(np.abs(x), axis=axes, keepdims=True) if x.size else 1.0
+  scaled = np.divide(x, m, out=np.zeros_like(x), where=m > 0)
+  return np.round(127.5 + 127.5 * scaled).astype(np.uint8)
+
+
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+  """Nearest-neighbour enlargement of (..., H, W, C) by an integer factor."""
+  return images.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
+def display_factor(size: int, min_pixels: int = 48) -> int:
+  """Integer upscaling that shows a size-pixel cell at >= min_pixels."""
+  return max(1, math.ceil(min_pixels / max(size, 1)))
+
+
+def tile(images: np.ndarray, cols: int, *, gap: int = GAP,
+         background: int = BACKGROUND, rows: int | None = None) -> np.ndarray:
+  """Lays (n, h, w, 3) uint8 images out row-major on a grid.
+
+  Returns (rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3);
+  rows default to ceil(n / cols); missing cells are background.
+  """
+  n, h, w = images.shape[:3]
+  rows = math.ceil(n / cols) if rows is None else rows
+  out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3),
+                background, np.uint8)
+  for i in range(min(n, rows * cols)):
+    r, c = divmod(i, cols)
+    out[r * (h + gap):r * (h + gap) + h,
+        c * (w + gap):c * (w + gap) + w] = images[i]
+  return out
+
+
+def top9_block(projections: np.ndarray, patches: np.ndarray) -> np.ndarray:
+  """One feature map as in ZF Fig. 2: 3x3 projections beside 3x3 patches.
+
+  projections, patches: (k <= 9, P, P, 3) uint8, strongest first; missing
+  cells (fewer than 9 images) stay background. Returns
+  (3P + 2 * GAP, 6P + 4 * GAP + BLOCK_GAP, 3) uint8.
+  """
+  left = tile(projections, 3, rows=3)
+  right = tile(patches, 3, rows=3)
+  spacer = np.full((left.shape[0], BLOCK_GAP, 3), BACKGROUND, np.uint8)
+  return np.concatenate([left, spacer, right], axis=1)
+
+
+def top9_grid(projections: np.ndarray, patches: np.ndarray,
+              cols: int | None = None) -> np.ndarray:
+  """Many feature maps of one layer, one `top9_block` each, row-major.
+
+  projections, patches: (maps, k, P, P, 3) uint8; cols defaults to about
+  sqrt(maps / 2) blocks per row, giving a roughly square image.
+  """
+  maps = len(projections)
+  cols = cols or max(1, round(math.sqrt(maps / 2)))
+  blocks = np.stack([top9_block(p, q) for p, q in zip(projections, patches)])
+  return tile(blocks, cols, gap=BLOCK_GAP)
+
+
+class FilterStats(NamedTuple):
+  """Per-filter RMS (C,) and which filters count as dead or dominant.
+
+  dead: RMS below `dead_ratio` times the layer's median RMS (near zero);
+  dominant: RMS above `dominant_ratio` times the median.
+  """
+  rms: np.ndarray
+  dead: np.ndarray
+  dominant: np.ndarray
+
+
+def filter_stats(kernel: np.ndarray, *, dead_ratio: float = 0.1,
+                 dominant_ratio: float = 3.0) -> FilterStats:
+  """Summary of a conv kernel (k, k, Cin, C): one RMS per output filter."""
+  kernel = np.asarray(kernel, np.float64)
+  rms = np.sqrt(np.mean(np.square(kernel), axis=(0, 1, 2)))
+  median = np.median(rms)
+  return FilterStats(rms, rms < dead_ratio * median,
+                     rms > dominant_ratio * median)
+
+
+def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
+                min_pixels: int = 32, cols: int | None = None) -> np.ndarray:
+  """Layer-1 filters (k, k, 3, C) as a colour mosaic, filter c at cell c.
+
+  By default all filters share one contrast scale (the layer's largest
+  |weight|), so dead filters show as flat grey and dominant ones stand out,
+  as in ZF Fig. 6; per_filter=True stretches each filter on its own to show
+  the shapes of weak ones. Cells are enlarged to >= min_pixels.
+  """
+  kernel = np.asarray(kernel)
+  if kernel.ndim != 4 or kernel.shape[2] != 3:
+    raise ValueError(f'expected a (k, k, 3, C) kernel, got {kernel.shape}')
+  filters = np.moveaxis(kernel, 3, 0)  # (C, k, k, 3)
+  images = contrast_stretch(filters, per_item=per_filter)
+  images = upscale(images, display_factor(kernel.shape[0], min_pixels))
+  cols = cols or math.ceil(math.sqrt(len(images)))
+  return tile(images, cols)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray,
+              caption: str | None = None) -> str:
+  """Writes a uint8 (H, W, 3) image; a caption adds a text line on top.
+
+  Without a caption the PNG has exactly the array's pixels.
+  """
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  path = os.fspath(path)
+  if caption is None:
+    plt.imsave(path, image)
+    return path
+  h, w = image.shape[:2]
+  dpi, band = 100, 24
+  fig = plt.figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
+  fig.add_axes([0, 0, 1, h / (h + band)]).imshow(image,
+                                                 interpolation='nearest')
+  fig.axes[0].axis('off')
+  fig.text(0.005, 1 - 0.5 * band / (h + band), caption, va='center',
+           fontsize=9, family='monospace')
+  fig.savefig(path, dpi=dpi)
+  plt.close(fig)
+  return path
