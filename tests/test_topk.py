@@ -1,0 +1,183 @@
+"""The streaming top-k scan and patch cropping against brute force."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from zfjax import deconv
+from zfjax import models
+from zfjax import specs
+from zfjax import topk
+from zfjax.errors import ZfjaxError
+from zfjax.specs import Dense, Spec
+
+SIZE = 32
+SPEC = Spec('zfnet_small', tuple(l for l in specs.zfnet_small(10).layers
+                                 if not isinstance(l, Dense)), SIZE)
+
+
+class FakeBatch(NamedTuple):
+  images: np.ndarray
+  mask: np.ndarray
+  index: np.ndarray
+
+
+@pytest.fixture(scope='module')
+def data():
+  rng = np.random.default_rng(0)
+  shapes = jax.eval_shape(
+      lambda: models.init_params(jax.random.PRNGKey(0), SPEC))
+  params = jax.tree_util.tree_map(
+      lambda s: jnp.asarray(rng.normal(size=s.shape).astype(np.float32)
+                            * np.sqrt(2.0 / np.prod(s.shape[:-1]))), shapes)
+  images = (60 * rng.normal(size=(23, SIZE, SIZE, 3))).astype(np.float32)
+  # Split positions in stream order are not sorted, as after a shuffle.
+  index = rng.permutation(1000)[:23]
+  trace = jax.jit(models.forward_trace, static_argnums=2)(
+      params, jnp.asarray(images), SPEC)[1]
+  return params, images, index, trace
+
+
+def batches(images, index, batch_size):
+  """Fixed-size batches, the last padded with garbage and masked off."""
+  for start in range(0, len(images), batch_size):
+    im, ix = images[start:start + batch_size], index[start:start + batch_size]
+    pad = batch_size - len(im)
+    yield FakeBatch(
+        np.concatenate([im, 1e4 * np.ones((pad,) + im.shape[1:], im.dtype)]),
+        np.arange(batch_size) < len(im),
+        np.concatenate([ix, -np.ones(pad, ix.dtype)]))
+
+
+def brute_force_top(acts, index, k):
+  """Per map: each image's max and its first argmax, sorted by value
+  descending, stable in stream order; slots past the data are empty."""
+  n, h, w, c = acts.shape
+  flat = acts.reshape(n, h * w, c)
+  best, where = flat.max(axis=1), flat.argmax(axis=1)
+  out = {key: np.zeros((c, k), dtype) for key, dtype in
+         [('value', np.float32), ('index', np.int64), ('y', np.int32),
+          ('x', np.int32)]}
+  out['value'][:], out['index'][:] = -np.inf, -1
+  for ch in range(c):
+    order = sorted(range(n), key=lambda i: -best[i, ch])[:k]
+    m = len(order)
+    out['value'][ch, :m] = best[order, ch]
+    out['index'][ch, :m] = index[order]
+    out['y'][ch, :m], out['x'][ch, :m] = np.divmod(where[order, ch], w)
+  return out
+
+
+@pytest.mark.parametrize('k,batch_size', [(9, 5), (30, 8)])
+def test_scan_equals_brute_force_sort(data, k, batch_size):
+  params, images, index, trace = data
+  layers = ('conv1', 'conv3', 'conv5')
+  top = topk.scan(params, SPEC, batches(images, index, batch_size), layers, k,
+                  image_size=SIZE)
+  assert set(top) == set(layers)
+  for layer in layers:
+    want = brute_force_top(np.asarray(trace.activations[layer]), index, k)
+    got = top[layer]
+    # The same float32 forward runs on other batch sizes: values may differ
+    # in the last bits, so near-ties may swap; compare values with a
+    # tolerance and identities where the values are well separated.
+    np.testing.assert_allclose(got.value, want['value'], rtol=1e-5, atol=1e-6)
+    finite = np.where(want['index'] < 0, -1e9, want['value'])
+    gaps = np.abs(np.diff(finite, axis=1, prepend=1e9, append=-1e9))
+    clear = (np.minimum(gaps[:, :-1], gaps[:, 1:]) > 1e-4) | (
+        want['index'] < 0)
+    assert clear.mean() > 0.5
+    for key in ('index', 'y', 'x'):
+      np.testing.assert_array_equal(getattr(got, key)[clear],
+                                    want[key][clear], err_msg=key)
+    assert got.index.dtype == np.int64
+
+
+def test_ties_go_to_the_image_seen_first():
+  top = topk._empty(2, 3)  # pylint: disable=protected-access
+  acts = jnp.zeros((4, 2, 2, 2)).at[1, 1, 0, 0].set(5.0)
+  mask = jnp.array([True, True, True, False])
+  top = topk.merge(top, acts, mask, jnp.array([7, 3, 9, -1]))
+  top = topk.merge(top, jnp.zeros((4, 2, 2, 2)), jnp.ones(4, bool),
+                   jnp.array([1, 2, 4, 5]))
+  np.testing.assert_array_equal(top.index, [[3, 7, 9], [7, 3, 9]])
+  np.testing.assert_array_equal(top.value, [[5, 0, 0], [0, 0, 0]])
+  np.testing.assert_array_equal(top.y[0], [1, 0, 0])
+
+
+def test_crop_boxes_past_the_border():
+  images = np.arange(2 * 5 * 5, dtype=np.float32).reshape(2, 5, 5, 1) + 1
+  boxes = np.array([[-1, 3, 2, 6], [1, 1, 4, 4]])
+  out = topk.crop_boxes(images, boxes, fill=-7)
+  assert out.shape == (2, 3, 3, 1)
+  np.testing.assert_array_equal(out[0, 0], -7)
+  np.testing.assert_array_equal(out[0, :, 2], -7)
+  np.testing.assert_array_equal(out[0, 1:, :2, 0], images[0, :2, 3:5, 0])
+  np.testing.assert_array_equal(out[1, ..., 0], images[1, 1:4, 1:4, 0])
+
+
+def test_top_patches_crop_whole_projections_and_image_patches(data):
+  params, images, index, _ = data
+  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'], 4,
+                  image_size=SIZE)['conv2']
+  position = {int(i): n for n, i in enumerate(index)}
+  display = np.clip(images + 128, 0, 255).astype(np.uint8)
+
+  def load(split_indices):
+    rows = [position[int(i)] for i in split_indices]
+    return images[rows], display[rows]
+
+  channels = [3, 0, 17]
+  got = topk.top_patches(params, SPEC, 'conv2', top, channels, load,
+                         image_size=SIZE, chunk_size=5)
+  rf = specs.receptive_fields(SPEC)['conv2']
+  assert got.projections.shape == (3, 4, rf.size, rf.size, 3)
+  assert got.patches.shape == (3, 4, rf.size, rf.size, 3)
+  for m, ch in enumerate(channels):
+    np.testing.assert_array_equal(got.index[m], top.index[ch])
+    rows = [position[int(i)] for i in top.index[ch]]
+    full = np.asarray(deconv.project(
+        params, models.forward_trace(params, jnp.asarray(images[rows]),
+                                     SPEC)[1],
+        SPEC, 'conv2', np.full(4, ch), top.y[ch], top.x[ch],
+        image_size=SIZE))
+    for j in range(4):
+      # The crop holds the whole projection: nothing lies outside the box.
+      np.testing.assert_allclose(np.abs(got.projections[m, j]).sum(),
+                                 np.abs(full[j]).sum(), rtol=1e-4)
+      y0, x0, y1, x1 = specs.receptive_box(SPEC, 'conv2', int(top.y[ch, j]),
+                                           int(top.x[ch, j]), SIZE)
+      oy, ox = y0 - got.boxes[m, j, 0], x0 - got.boxes[m, j, 1]
+      np.testing.assert_array_equal(
+          got.patches[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+          display[rows[j], y0:y1, x0:x1])
+      np.testing.assert_allclose(
+          got.projections[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+          full[j, y0:y1, x0:x1], atol=1e-4 * np.abs(full[j]).max())
+
+
+def test_unfilled_slots_load_nothing_and_stay_blank(data):
+  params, images, _, _ = data
+  top = topk.TopActivations(np.array([[2.0, -np.inf]], np.float32),
+                            np.array([[4, -1]]), np.zeros((1, 2), np.int32),
+                            np.zeros((1, 2), np.int32))
+  requested = []
+
+  def load(ix):
+    requested.extend(ix.tolist())
+    return images[:len(ix)], np.zeros(images[:len(ix)].shape, np.uint8)
+
+  got = topk.top_patches(params, SPEC, 'conv1', top, [0], load,
+                         image_size=SIZE)
+  assert requested == [4]
+  assert np.all(got.patches[0, 1] == 128) and np.all(got.projections[0, 1] == 0)
+  assert np.all(got.patches[0, 0, 3:, 3:] == 0)  # the loaded image's pixels
+  with pytest.raises(ZfjaxError, match='maps'):
+    topk.top_patches(params, SPEC, 'conv1', top, [1], load, image_size=SIZE)
+  with pytest.raises(ZfjaxError, match='pool2'):
+    topk.scan(params, SPEC, [], ['pool2'])
+  with pytest.raises(ZfjaxError, match='conv7'):
+    topk.scan(params, SPEC, [], ['conv7'])

@@ -1,0 +1,199 @@
+"""The k strongest activations of every feature map across a data set.
+
+`scan` streams batches once and keeps, per feature map of each requested
+conv layer, the k largest activations -- at most one per image, the image's
+maximum over the map's positions (ZF Fig. 2) -- with the image's index in
+its split and the position. The running state is (C, k) per layer, so memory
+does not grow with the data set. `top_patches` then reloads those images,
+projects each activation through the deconvnet and crops its receptive field
+from both the projection and the image.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable, NamedTuple, Protocol
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+from zfjax import deconv
+from zfjax import models
+from zfjax.errors import ZfjaxError
+from zfjax.specs import Spec, layer_shapes
+
+
+class TopActivations(NamedTuple):
+  """The k strongest images of each of the C maps of one layer.
+
+  All (C, k), strongest first; ties go to the image seen first. value:
+  float32 activation (the map's maximum in that image), -inf in slots not
+  filled (fewer than k images seen); index: int64 position of the image in
+  its split, -1 in unfilled slots; y, x: int32 position of that maximum in
+  the map (first maximum in row-major order).
+  """
+  value: np.ndarray
+  index: np.ndarray
+  y: np.ndarray
+  x: np.ndarray
+
+
+class ImageBatch(Protocol):
+  """What `scan` reads from a batch (e.g. an `input_pipeline.Batch`)."""
+  images: np.ndarray  # (B, S, S, 3) float32
+  mask: np.ndarray  # (B,) bool, False on padding
+  index: np.ndarray  # (B,) int position in the split
+
+
+def _empty(channels: int, k: int) -> TopActivations:
+  return TopActivations(jnp.full((channels, k), -jnp.inf, jnp.float32),
+                        jnp.full((channels, k), -1, jnp.int32),
+                        jnp.zeros((channels, k), jnp.int32),
+                        jnp.zeros((channels, k), jnp.int32))
+
+
+def merge(top: TopActivations, acts: jax.Array, mask: jax.Array,
+          index: jax.Array) -> TopActivations:
+  """The running top-k after one more batch of activations.
+
+  top: (C, k) arrays; acts: (B, H, W, C) activations of B images; mask: (B,)
+  bool, padding rows never enter; index: (B,) int32 image indices.
+  """
+  b, h, w, c = acts.shape
+  k = top.value.shape[1]
+  flat = acts.reshape(b, h * w, c)
+  best = jnp.where(mask[:, None], flat.max(axis=1), -jnp.inf)  # (B, C)
+  where = flat.argmax(axis=1)
+  index = jnp.where(mask, index, -1)
+  # The running entries come first so that lax.top_k, which prefers lower
+  # positions among equal values, keeps earlier images on ties.
+  values = jnp.concatenate([top.value, best.T], axis=1)
+  order = jax.lax.top_k(values, k)[1]
+  pick = lambda old, new: jnp.take_along_axis(  # noqa: E731
+      jnp.concatenate([old, new], axis=1), order, axis=1)
+  return TopActivations(
+      pick(top.value, best.T),
+      pick(top.index, jnp.broadcast_to(index[None], (c, b))),
+      pick(top.y, (where // w).T.astype(jnp.int32)),
+      pick(top.x, (where % w).T.astype(jnp.int32)))
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layers'))
+def _scan_step(params, images, mask, index, top, spec, layers):
+  _, trace = models.forward_trace(params, images, spec)
+  return {name: merge(top[name], trace.activations[name], mask, index)
+          for name in layers}
+
+
+def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
+         layers: Iterable[str], k: int = 9, *, total: int | None = None,
+         image_size: int | None = None) -> dict[str, TopActivations]:
+  """One pass over `batches`: per layer name, its `TopActivations`.
+
+  batches: any iterable of objects with images (B, S, S, 3) float32 NHWC,
+  mask (B,) and index (B,), e.g. `input_pipeline.eval_batches`; S defaults
+  to the spec's image size. `total` (number of batches) sizes the progress
+  bar.
+  """
+  layers = tuple(dict.fromkeys(layers))
+  for name in layers:
+    deconv.check_conv_layer(spec, name)
+  shapes = layer_shapes(spec, image_size)
+  top = {name: _empty(shapes[name][-1], k) for name in layers}
+  for batch in tqdm.tqdm(batches, total=total, desc='top-k scan',
+                         unit='batch'):
+    top = _scan_step(params, jnp.asarray(batch.images),
+                     jnp.asarray(batch.mask, bool),
+                     jnp.asarray(batch.index, jnp.int32), top, spec, layers)
+  return {name: TopActivations(np.asarray(t.value), np.asarray(t.index,
+                                                                np.int64),
+                               np.asarray(t.y), np.asarray(t.x))
+          for name, t in top.items()}
+
+
+def crop_boxes(images: np.ndarray, boxes: np.ndarray,
+               fill: float | int = 0) -> np.ndarray:
+  """Crops equal-size boxes that may reach past the image border.
+
+  images: (M, S, S, C); boxes: (M, 4) int (y0, x0, y1, x1), end exclusive,
+  all of one size P x P (unclipped, e.g. `deconv.receptive_boxes(...,
+  clip=False)`). Returns (M, P, P, C); cells outside the image get `fill`.
+  """
+  boxes = np.asarray(boxes)
+  size = int(boxes[0, 2] - boxes[0, 0]) if len(boxes) else 0
+  out = np.full((len(boxes), size, size) + images.shape[3:], fill,
+                images.dtype)
+  # Pad by one box size: every box of a unit overlaps the image.
+  pad = ((0, 0), (size, size), (size, size), (0, 0))
+  padded = np.pad(images, pad, constant_values=fill)
+  for i, (y0, x0, _, _) in enumerate(boxes):
+    out[i] = padded[i, y0 + size:y0 + 2 * size, x0 + size:x0 + 2 * size]
+  return out
+
+
+class TopPatches(NamedTuple):
+  """The projected and cropped top-k of M maps of one layer.
+
+  channels: (M,) map numbers; value, index, y, x: (M, k) as in
+  `TopActivations`; projections: (M, k, P, P, 3) float32 raw deconvnet
+  projections cropped to the unit's receptive-field box (P = its size; zero
+  where the box leaves the image or the slot is unfilled); patches:
+  (M, k, P, P, 3) uint8 image crops of the same boxes (grey outside the
+  image and in unfilled slots); boxes: (M, k, 4) the unclipped pixel boxes
+  (y0, x0, y1, x1).
+  """
+  channels: np.ndarray
+  value: np.ndarray
+  index: np.ndarray
+  y: np.ndarray
+  x: np.ndarray
+  projections: np.ndarray
+  patches: np.ndarray
+  boxes: np.ndarray
+
+
+# index array (n,) -> (model input float32 (n, S, S, 3), display uint8 ditto)
+ImageLoader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def top_patches(params: models.Params, spec: Spec, layer: str,
+                top: TopActivations, channels: Iterable[int],
+                load: ImageLoader, *, image_size: int | None = None,
+                chunk_size: int = 32, grey: int = 128) -> TopPatches:
+  """Projects and crops the top-k of the given maps of `layer`.
+
+  Images are reloaded by `load` a chunk at a time (memory stays at one
+  chunk of full images plus the crops); each is run forward and the stored
+  activation projected with every other activation of the layer zeroed.
+  """
+  deconv.check_conv_layer(spec, layer)
+  size = spec.image_size if image_size is None else image_size
+  channels = np.asarray(list(channels), np.int64)
+  num_maps = top.value.shape[0]
+  if np.any((channels < 0) | (channels >= num_maps)):
+    raise ZfjaxError(f'{layer} has maps 0..{num_maps - 1}; got '
+                            f'{channels.tolist()}')
+  sel = TopActivations(*(a[channels] for a in top))
+  k = sel.value.shape[1]
+  chan = np.repeat(channels, k)
+  boxes = deconv.receptive_boxes(spec, layer, sel.y.ravel(), sel.x.ravel(),
+                                 size, clip=False)
+  p = int(boxes[0, 2] - boxes[0, 0]) if len(boxes) else 0
+  projections = np.zeros((len(chan), p, p, 3), np.float32)
+  patches = np.full((len(chan), p, p, 3), grey, np.uint8)
+  filled = np.flatnonzero(sel.index.ravel() >= 0)
+  for start in tqdm.trange(0, len(filled), chunk_size, unit='chunk',
+                           desc=f'projecting {layer} top-{k}'):
+    rows = filled[start:start + chunk_size]
+    images, display = load(sel.index.ravel()[rows])
+    proj = deconv.project_in_chunks(
+        params, images, spec, layer, chan[rows], sel.y.ravel()[rows],
+        sel.x.ravel()[rows], chunk_size=chunk_size)
+    projections[rows] = crop_boxes(proj, boxes[rows])
+    patches[rows] = crop_boxes(display, boxes[rows], fill=grey)
+  shape = (len(channels), k)
+  return TopPatches(channels, *sel, projections.reshape(shape + (p, p, 3)),
+                    patches.reshape(shape + (p, p, 3)),
+                    boxes.reshape(shape + (4,)))
