@@ -1,7 +1,7 @@
 """Arrays to image grids: contrast stretch, top-9 blocks, filter mosaics.
 
 Everything takes numpy arrays and returns uint8 (H, W, 3) numpy images;
-matplotlib is used only by `write_png` (to add a caption line).
+matplotlib is used only by `write_png` (object interface, no pyplot state).
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ import math
 import os
 from typing import NamedTuple
 
+from matplotlib import image as mpl_image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 import numpy as np
 
 GAP = 2  # pixels between cells
@@ -129,23 +132,24 @@ def write_png(path: str | os.PathLike, image: np.ndarray,
               caption: str | None = None) -> str:
   """Writes a uint8 (H, W, 3) image; a caption adds a text line on top.
 
-  Without a caption the PNG has exactly the array's pixels.
+  Without a caption the PNG has exactly the array's pixels. The file is
+  written under a temporary name and renamed, so a killed run never leaves
+  a truncated PNG.
   """
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   path = os.fspath(path)
+  tmp = path + '.tmp'
   if caption is None:
-    plt.imsave(path, image)
-    return path
-  h, w = image.shape[:2]
-  dpi, band = 100, 24
-  fig = plt.figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
-  fig.add_axes([0, 0, 1, h / (h + band)]).imshow(image,
-                                                 interpolation='nearest')
-  fig.axes[0].axis('off')
-  fig.text(0.005, 1 - 0.5 * band / (h + band), caption, va='center',
-           fontsize=9, family='monospace')
-  fig.savefig(path, dpi=dpi)
-  plt.close(fig)
+    mpl_image.imsave(tmp, image, format='png')
+  else:
+    h, w = image.shape[:2]
+    dpi, band = 100, 24
+    fig = Figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, h / (h + band)))
+    ax.imshow(image, interpolation='nearest')
+    ax.axis('off')
+    fig.text(0.005, 1 - 0.5 * band / (h + band), caption, va='center',
+             fontsize=9, family='monospace')
+    fig.savefig(tmp, dpi=dpi, format='png')
+  os.replace(tmp, path)
   return path

@@ -1,0 +1,100 @@
+"""Deconvnet projections per second: 9 images x 256 conv5 maps of ZFNet at 224.
+
+  python benchmarks/deconv_projections.py [--images 9] [--layer conv5]
+      [--chunk_sizes 32 128] [--single 24] [--spec zfnet] [--image_size 224]
+
+Random weights (speed does not depend on them) and random images. Each
+selection is the strongest position of one map in one image (the top-9
+figure's workload: 9 x 256 = 2304 projections for conv5). The forward trace
+is computed once and not timed.
+  batched: `deconv.project_units` over chunks of selections, each chunk one
+    compiled program (the first chunk compiles and is not timed);
+  one at a time: `deconv.project` on a one-image trace, one selection per
+    call (compiled once), timed over `--single` selections and extrapolated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+# Run as a script from anywhere: make the checkout importable.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from zfjax import deconv, models  # noqa: E402
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--spec', default='zfnet')
+  parser.add_argument('--image_size', type=int, default=224)
+  parser.add_argument('--layer', default='conv5')
+  parser.add_argument('--images', type=int, default=9)
+  parser.add_argument('--chunk_sizes', type=int, nargs='+', default=[32, 128])
+  parser.add_argument('--single', type=int, default=24,
+                      help='selections timed one at a time')
+  args = parser.parse_args()
+
+  spec = models.get_spec(args.spec, 1000)
+  params = models.init_params(jax.random.PRNGKey(0), spec, args.image_size,
+                              weight_std=None)
+  images = jnp.asarray(np.random.default_rng(0).normal(
+      0, 50, (args.images, args.image_size, args.image_size, 3)), jnp.float32)
+  trace = jax.jit(models.forward_trace, static_argnums=2)(params, images,
+                                                          spec)[1]
+  maps = trace.activations[args.layer].shape[-1]
+  image = np.repeat(np.arange(args.images), maps)
+  channel = np.tile(np.arange(maps), args.images)
+  # (maps, images) peak positions, flattened image-major like `image`.
+  y, x = (np.asarray(a).T.ravel() for a in jax.vmap(
+      lambda c: deconv.strongest_position(trace, args.layer, c))(
+          jnp.arange(maps)))
+  total = len(image)
+  print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
+        f'{os.cpu_count()} CPU cores')
+  print(f'{args.spec} at {args.image_size} px, {args.layer}: {args.images} '
+        f'images x {maps} maps = {total} projections')
+
+  for chunk in args.chunk_sizes:
+    def run(start, chunk=chunk):
+      sl = slice(start, start + chunk)
+      return deconv.project_units(params, trace, spec, args.layer, image[sl],
+                                  channel[sl], y[sl], x[sl],
+                                  image_size=args.image_size)
+    tic = time.perf_counter()
+    run(0).block_until_ready()
+    compile_s = time.perf_counter() - tic
+    tic = time.perf_counter()
+    for start in range(0, total - chunk + 1, chunk):
+      run(start).block_until_ready()
+    done = (total // chunk) * chunk
+    rate = done / (time.perf_counter() - tic)
+    print(f'batched, chunk {chunk}: {rate:.1f} projections/s '
+          f'({total / rate:.1f} s for all {total}; first chunk with '
+          f'compilation {compile_s:.1f} s)')
+
+  one_traces = [jax.tree_util.tree_map(lambda a, i=i: a[i:i + 1], trace)
+                for i in range(args.images)]
+  def single(m):
+    return deconv.project(params, one_traces[image[m]], spec, args.layer,
+                          channel[m:m + 1], y[m:m + 1], x[m:m + 1],
+                          image_size=args.image_size)
+  single(0).block_until_ready()
+  picks = np.random.default_rng(1).choice(total, args.single, replace=False)
+  tic = time.perf_counter()
+  for m in picks:
+    single(m).block_until_ready()
+  rate = args.single / (time.perf_counter() - tic)
+  print(f'one at a time: {rate:.1f} projections/s (timed over {args.single}; '
+        f'{total / rate:.0f} s for all {total})')
+
+
+if __name__ == '__main__':
+  main()
