@@ -108,15 +108,26 @@ def test_ties_go_to_the_image_seen_first():
   np.testing.assert_array_equal(top.y[0], [1, 0, 0])
 
 
-def test_crop_boxes_past_the_border():
-  images = np.arange(2 * 5 * 5, dtype=np.float32).reshape(2, 5, 5, 1) + 1
-  boxes = np.array([[-1, 3, 2, 6], [1, 1, 4, 4]])
-  out = topk.crop_boxes(images, boxes, fill=-7)
-  assert out.shape == (2, 3, 3, 1)
-  np.testing.assert_array_equal(out[0, 0], -7)
-  np.testing.assert_array_equal(out[0, :, 2], -7)
-  np.testing.assert_array_equal(out[0, 1:, :2, 0], images[0, :2, 3:5, 0])
-  np.testing.assert_array_equal(out[1, ..., 0], images[1, 1:4, 1:4, 0])
+def test_patch_windows_hold_the_receptive_field_inside_the_image():
+  rng = np.random.default_rng(1)
+  for layer in SPEC.conv_names:
+    h, w, _ = specs.layer_shapes(SPEC, SIZE)[layer]
+    rf = specs.receptive_fields(SPEC)[layer]
+    side = min(rf.size, SIZE)
+    y, x = rng.integers(0, h, 20), rng.integers(0, w, 20)
+    y[0], x[0], y[1], x[1] = 0, 0, h - 1, w - 1  # both corners
+    windows = topk.patch_windows(SPEC, layer, y, x, SIZE)
+    for (y0, x0, y1, x1), i, j in zip(windows, y, x):
+      assert 0 <= y0 and y1 <= SIZE and 0 <= x0 and x1 <= SIZE
+      assert y1 - y0 == side and x1 - x0 == side
+      b0, c0, b1, c1 = specs.receptive_box(SPEC, layer, int(i), int(j), SIZE)
+      assert y0 <= b0 and b1 <= y1 and x0 <= c0 and c1 <= x1
+      if rf.size <= SIZE and b1 - b0 == rf.size:  # unclipped: exactly it
+        assert (y0, y1) == (b0, b1)
+  images = np.arange(2 * 5 * 5).reshape(2, 5, 5, 1)
+  np.testing.assert_array_equal(
+      topk.crop(images, np.array([[0, 2, 3, 5], [1, 1, 4, 4]])),
+      [images[0, 0:3, 2:5], images[1, 1:4, 1:4]])
 
 
 def test_top_patches_crop_whole_projections_and_image_patches(data):
@@ -133,9 +144,9 @@ def test_top_patches_crop_whole_projections_and_image_patches(data):
   channels = [3, 0, 17]
   got = topk.top_patches(params, SPEC, 'conv2', top, channels, load,
                          image_size=SIZE, chunk_size=5)
-  rf = specs.receptive_fields(SPEC)['conv2']
-  assert got.projections.shape == (3, 4, rf.size, rf.size, 3)
-  assert got.patches.shape == (3, 4, rf.size, rf.size, 3)
+  side = min(specs.receptive_fields(SPEC)['conv2'].size, SIZE)
+  assert got.projections.shape == (3, 4, side, side, 3)
+  assert got.patches.shape == (3, 4, side, side, 3)
   for m, ch in enumerate(channels):
     np.testing.assert_array_equal(got.index[m], top.index[ch])
     rows = [position[int(i)] for i in top.index[ch]]
@@ -150,7 +161,7 @@ def test_top_patches_crop_whole_projections_and_image_patches(data):
                                  np.abs(full[j]).sum(), rtol=1e-4)
       y0, x0, y1, x1 = specs.receptive_box(SPEC, 'conv2', int(top.y[ch, j]),
                                            int(top.x[ch, j]), SIZE)
-      oy, ox = y0 - got.boxes[m, j, 0], x0 - got.boxes[m, j, 1]
+      oy, ox = y0 - got.windows[m, j, 0], x0 - got.windows[m, j, 1]
       np.testing.assert_array_equal(
           got.patches[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
           display[rows[j], y0:y1, x0:x1])
@@ -174,7 +185,7 @@ def test_unfilled_slots_load_nothing_and_stay_blank(data):
                          image_size=SIZE)
   assert requested == [4]
   assert np.all(got.patches[0, 1] == 128) and np.all(got.projections[0, 1] == 0)
-  assert np.all(got.patches[0, 0, 3:, 3:] == 0)  # the loaded image's pixels
+  assert np.all(got.patches[0, 0] == 0)  # the loaded image's pixels
   with pytest.raises(ZfjaxError, match='maps'):
     topk.top_patches(params, SPEC, 'conv1', top, [1], load, image_size=SIZE)
   with pytest.raises(ZfjaxError, match='pool2'):

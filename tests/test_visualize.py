@@ -1,20 +1,21 @@
 """Grids (pixel sizes, contents) and the visualize.py commands end to end."""
 
-import argparse
 import pathlib
+import textwrap
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import matplotlib.image
-import ml_collections
 import numpy as np
 import pytest
 
+from configs import common
+import visualize
+from zfjax import checkpointing
 from zfjax import grids
 from zfjax import models
+from zfjax import shapes
 from zfjax import specs
-from zfjax.errors import ZfjaxError
 
 # ------------------------------------------------------------------- grids
 
@@ -81,5 +82,114 @@ def test_write_png_keeps_pixels(tmp_path):
   back = matplotlib.image.imread(path)
   np.testing.assert_array_equal(np.round(back[..., :3] * 255), image)
   captioned = matplotlib.image.imread(
-      grids.write_png(tmp_path / 'b.png', image, caption='conv1'))
-  assert captioned.shape[1] == 21 and captioned.shape[0] > 13
+      grids.write_png(tmp_path / 'b.png', image, caption='conv1 ' * 9))
+  lines = len(textwrap.wrap('conv1 ' * 9, 8))
+  assert captioned.shape[:2] == (
+      13 + grids.CAPTION_PAD + grids.CAPTION_LINE * lines, 21)
+
+
+# ------------------------------------------------ visualize.py end to end
+
+
+class State(NamedTuple):
+  params: dict
+
+
+@pytest.fixture(scope='module')
+def workdir(tmp_path_factory):
+  """A run of zfnet_small on a tiny zfjax_shapes, checkpointed at epochs
+  1 and 2 (random weights; the figures' plumbing does not need training)."""
+  root = tmp_path_factory.mktemp('run')
+  config = common.get_config()
+  config.model = 'zfnet_small'
+  config.dataset = 'zfjax_shapes'
+  config.data_dir = str(root / 'data')
+  config.resize_size, config.crop_size = 32, 28
+  config.shapes.image_size, config.shapes.num_train = 32, 24
+  config.shapes.num_eval = 20
+  config.eval_batch_size = 8
+  config.keep_epochs = (1, 2)
+  wd = str(root / 'wd')
+  checkpointing.save_config(config, wd)
+  spec = specs.get_spec('zfnet_small', shapes.NUM_CLASSES)
+  saver = checkpointing.Checkpoints(wd, keep_latest=1, keep_steps=[3, 6])
+  for epoch in (1, 2):
+    params = models.init_params(jax.random.PRNGKey(epoch), spec, 28,
+                                weight_std=None)
+    saver.save(State(params), checkpointing.CheckpointMeta(3 * epoch, epoch,
+                                                           True))
+  saver.close()
+  return wd, config
+
+
+def png(path):
+  return np.round(matplotlib.image.imread(path)[..., :3] * 255).astype(int)
+
+
+def test_top9_command_writes_grids_and_arrays(workdir, capsys):
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, 'top9', '--layers', 'conv1',
+                         'conv5', '--maps', '3', '--npz']) == 0
+  figures = pathlib.Path(wd) / 'figures'
+  out = capsys.readouterr().out
+  assert str(figures / 'top9_conv1.png') in out
+  spec = specs.zfnet_small()
+  for layer in ('conv1', 'conv5'):
+    arrays = np.load(figures / f'top9_{layer}.npz')
+    p = min(specs.receptive_fields(spec)[layer].size, 28)
+    assert arrays['projections'].shape == (3, 9, p, p, 3)
+    index = arrays['index']
+    assert np.all((index >= 0) & (index < config.shapes.num_eval))
+    assert all(len(set(row)) == 9 for row in index)  # one per image
+    assert np.all(np.diff(arrays['value'], axis=1) <= 0)
+    # Pixel size: 3 maps in one column of blocks (about sqrt(maps / 2)
+    # columns), cells enlarged to >= 48 px, a caption band on top.
+    cell = p * grids.display_factor(p)
+    bh = 3 * cell + 2 * grids.GAP
+    image = png(figures / f'top9_{layer}.png')
+    assert image.shape[1:] == (2 * bh + grids.BLOCK_GAP, 3)
+    band = image.shape[0] - (3 * bh + 2 * grids.BLOCK_GAP)
+    assert (band - grids.CAPTION_PAD) % grids.CAPTION_LINE == 0 and band > 0
+    assert image.std() > 10  # not blank
+
+
+def test_filters_and_evolution_commands(workdir, capsys):
+  wd, _ = workdir
+  assert visualize.main(['--workdir', wd, '--epoch', '1', 'filters']) == 0
+  assert '32 filters' in capsys.readouterr().out
+  image = png(pathlib.Path(wd) / 'figures' / 'filters_conv1.png')
+  cell = 7 * grids.display_factor(7, 32)
+  assert image.shape[1] == 6 * cell + 5 * grids.GAP and image.std() > 10
+  assert visualize.main(['--workdir', wd, 'evolution', '--layers', 'conv2',
+                         '--channels', '0,5', '--limit', '16', '--npz']) == 0
+  arrays = np.load(pathlib.Path(wd) / 'figures' / 'evolution_conv2.npz')
+  p = min(specs.receptive_fields(specs.zfnet_small())['conv2'].size, 28)
+  assert arrays['projections'].shape == (2, 2, p, p, 3)
+  assert arrays['epochs'].tolist() == [1, 2]
+  assert np.all((arrays['index'] >= 0) & (arrays['index'] < 16))
+  image = png(pathlib.Path(wd) / 'figures' / 'evolution_conv2.png')
+  cell = p * grids.display_factor(p, 64)
+  assert image.shape[1] == 2 * cell + grids.GAP and image.std() > 10
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['top9', '--layers', 'conv9'], "unknown layer 'conv9'"),
+    (['top9', '--layers', 'pool2'], 'not a conv layer'),
+    (['top9', '--layers', 'conv1', '--channels', '40'], 'maps 0..31'),
+    (['top9', '--split', 'test'], "'test'"),
+    (['--epoch', '7', 'filters'], 'epoch 7'),
+    (['evolution', '--epochs', '1', '5'], '[5]'),
+])
+def test_bad_requests_give_one_line_errors(workdir, capsys, argv, message):
+  wd, _ = workdir
+  assert visualize.main(['--workdir', wd] + argv) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.startswith('error: ') and message in err
+  assert len(err.splitlines()) == 1
+
+
+def test_missing_workdir(tmp_path, capsys):
+  assert visualize.main(['--workdir', str(tmp_path / 'none'), 'top9']) == 2
+  assert 'does not exist' in capsys.readouterr().err
+  assert visualize.main(['--workdir', str(tmp_path), 'top9']) == 2
+  assert 'no zfjax training run' in capsys.readouterr().err

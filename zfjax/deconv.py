@@ -221,14 +221,12 @@ def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
 
 
 def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
-                    image_size: int | None = None, *,
-                    clip: bool = True) -> np.ndarray:
+                    image_size: int | None = None) -> np.ndarray:
   """Pixel boxes (M, 4) int (y0, x0, y1, x1), end exclusive, of units (y, x).
 
   The box holds every input pixel unit (y, x) of `layer` can see, and hence
-  every pixel its projection can touch. With clip=False the box is not
-  clipped to the image (it may start below 0 or end past the image; every
-  box of a layer then has the same size, the receptive-field size).
+  every pixel its projection can touch; clipped to the image. Vectorised
+  `specs.receptive_box`.
   """
   size = spec.image_size if image_size is None else image_size
   fields = receptive_fields(spec)
@@ -236,8 +234,8 @@ def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
   rf = fields[layer]
   y0 = rf.start + np.asarray(y, np.int64) * rf.jump
   x0 = rf.start + np.asarray(x, np.int64) * rf.jump
-  boxes = np.stack([y0, x0, y0 + rf.size, x0 + rf.size], axis=-1)
-  return np.clip(boxes, 0, size) if clip else boxes
+  return np.clip(np.stack([y0, x0, y0 + rf.size, x0 + rf.size], axis=-1), 0,
+                 size)
 
 
 def normalize_for_display(projections: jax.Array | np.ndarray) -> np.ndarray:

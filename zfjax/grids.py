@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from typing import NamedTuple
 
 from matplotlib import image as mpl_image
@@ -18,6 +19,8 @@ import numpy as np
 GAP = 2  # pixels between cells
 BLOCK_GAP = 6  # pixels between 3x3 blocks and between maps
 BACKGROUND = 255  # white, so grey (zero) projections stay visible as cells
+CAPTION_LINE, CAPTION_PAD = 12, 6  # pixels
+_CHAR_WIDTH = 6.7  # pixels per character of 8-point monospace at 100 dpi
 
 
 def contrast_stretch(x: np.ndarray, *, per_item: bool = True) -> np.ndarray:
@@ -130,11 +133,12 @@ def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
 
 def write_png(path: str | os.PathLike, image: np.ndarray,
               caption: str | None = None) -> str:
-  """Writes a uint8 (H, W, 3) image; a caption adds a text line on top.
+  """Writes a uint8 (H, W, 3) image; a caption adds text lines on top.
 
-  Without a caption the PNG has exactly the array's pixels. The file is
-  written under a temporary name and renamed, so a killed run never leaves
-  a truncated PNG.
+  Without a caption the PNG has exactly the array's pixels; a caption is
+  wrapped to the image's width and adds CAPTION_LINE pixels per line plus
+  CAPTION_PAD above the image. The file is written under a temporary name
+  and renamed, so a killed run never leaves a truncated PNG.
   """
   path = os.fspath(path)
   tmp = path + '.tmp'
@@ -142,14 +146,16 @@ def write_png(path: str | os.PathLike, image: np.ndarray,
     mpl_image.imsave(tmp, image, format='png')
   else:
     h, w = image.shape[:2]
-    dpi, band = 100, 24
+    lines = textwrap.wrap(caption, max(8, int(w / _CHAR_WIDTH)))
+    band = CAPTION_PAD + CAPTION_LINE * len(lines)
+    dpi = 100
     fig = Figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, h / (h + band)))
     ax.imshow(image, interpolation='nearest')
     ax.axis('off')
-    fig.text(0.005, 1 - 0.5 * band / (h + band), caption, va='center',
-             fontsize=9, family='monospace')
+    fig.text(2 / w, 1 - 0.5 * band / (h + band), '\n'.join(lines),
+             va='center', fontsize=8, family='monospace', linespacing=1.1)
     fig.savefig(tmp, dpi=dpi, format='png')
   os.replace(tmp, path)
   return path

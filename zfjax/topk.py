@@ -5,8 +5,8 @@ conv layer, the k largest activations -- at most one per image, the image's
 maximum over the map's positions (ZF Fig. 2) -- with the image's index in
 its split and the position. The running state is (C, k) per layer, so memory
 does not grow with the data set. `top_patches` then reloads those images,
-projects each activation through the deconvnet and crops its receptive field
-from both the projection and the image.
+projects each activation through the deconvnet and crops the same window
+around its receptive field from the projection and from the image.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tqdm
 from zfjax import deconv
 from zfjax import models
 from zfjax.errors import ZfjaxError
-from zfjax.specs import Spec, layer_shapes
+from zfjax.specs import Spec, layer_shapes, receptive_fields
 
 
 class TopActivations(NamedTuple):
@@ -113,24 +113,30 @@ def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
           for name, t in top.items()}
 
 
-def crop_boxes(images: np.ndarray, boxes: np.ndarray,
-               fill: float | int = 0) -> np.ndarray:
-  """Crops equal-size boxes that may reach past the image border.
+def patch_windows(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
+                  image_size: int | None = None) -> np.ndarray:
+  """Square crop windows inside the image around units (y, x) of `layer`.
 
-  images: (M, S, S, C); boxes: (M, 4) int (y0, x0, y1, x1), end exclusive,
-  all of one size P x P (unclipped, e.g. `deconv.receptive_boxes(...,
-  clip=False)`). Returns (M, P, P, C); cells outside the image get `fill`.
+  Returns (M, 4) int (y0, x0, y1, x1), end exclusive, all of side
+  P = min(receptive-field size, image size): the unit's receptive field,
+  shifted inside the image where it reaches past a border. Each window
+  holds the unit's (clipped) receptive field, and hence its whole
+  projection; at borders it shows image context where the field had
+  padding.
   """
-  boxes = np.asarray(boxes)
-  size = int(boxes[0, 2] - boxes[0, 0]) if len(boxes) else 0
-  out = np.full((len(boxes), size, size) + images.shape[3:], fill,
-                images.dtype)
-  # Pad by one box size: every box of a unit overlaps the image.
-  pad = ((0, 0), (size, size), (size, size), (0, 0))
-  padded = np.pad(images, pad, constant_values=fill)
-  for i, (y0, x0, _, _) in enumerate(boxes):
-    out[i] = padded[i, y0 + size:y0 + 2 * size, x0 + size:x0 + 2 * size]
-  return out
+  size = spec.image_size if image_size is None else image_size
+  deconv.check_conv_layer(spec, layer)
+  rf = receptive_fields(spec)[layer]
+  side = min(rf.size, size)
+  y0 = np.clip(rf.start + np.asarray(y, np.int64) * rf.jump, 0, size - side)
+  x0 = np.clip(rf.start + np.asarray(x, np.int64) * rf.jump, 0, size - side)
+  return np.stack([y0, x0, y0 + side, x0 + side], axis=-1)
+
+
+def crop(images: np.ndarray, windows: np.ndarray) -> np.ndarray:
+  """images (M, S, S, C), windows (M, 4) of one side P -> (M, P, P, C)."""
+  return np.stack([image[y0:y1, x0:x1]
+                   for image, (y0, x0, y1, x1) in zip(images, windows)])
 
 
 class TopPatches(NamedTuple):
@@ -138,11 +144,10 @@ class TopPatches(NamedTuple):
 
   channels: (M,) map numbers; value, index, y, x: (M, k) as in
   `TopActivations`; projections: (M, k, P, P, 3) float32 raw deconvnet
-  projections cropped to the unit's receptive-field box (P = its size; zero
-  where the box leaves the image or the slot is unfilled); patches:
-  (M, k, P, P, 3) uint8 image crops of the same boxes (grey outside the
-  image and in unfilled slots); boxes: (M, k, 4) the unclipped pixel boxes
-  (y0, x0, y1, x1).
+  projections cropped to the unit's `patch_windows` (zero in unfilled
+  slots); patches: (M, k, P, P, 3) uint8 image crops of the same windows
+  (grey in unfilled slots); windows: (M, k, 4) pixel boxes (y0, x0, y1,
+  x1) of the crops.
   """
   channels: np.ndarray
   value: np.ndarray
@@ -151,7 +156,7 @@ class TopPatches(NamedTuple):
   x: np.ndarray
   projections: np.ndarray
   patches: np.ndarray
-  boxes: np.ndarray
+  windows: np.ndarray
 
 
 # index array (n,) -> (model input float32 (n, S, S, 3), display uint8 ditto)
@@ -178,9 +183,8 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
   sel = TopActivations(*(a[channels] for a in top))
   k = sel.value.shape[1]
   chan = np.repeat(channels, k)
-  boxes = deconv.receptive_boxes(spec, layer, sel.y.ravel(), sel.x.ravel(),
-                                 size, clip=False)
-  p = int(boxes[0, 2] - boxes[0, 0]) if len(boxes) else 0
+  windows = patch_windows(spec, layer, sel.y.ravel(), sel.x.ravel(), size)
+  p = min(receptive_fields(spec)[layer].size, size)
   projections = np.zeros((len(chan), p, p, 3), np.float32)
   patches = np.full((len(chan), p, p, 3), grey, np.uint8)
   filled = np.flatnonzero(sel.index.ravel() >= 0)
@@ -191,9 +195,9 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
     proj = deconv.project_in_chunks(
         params, images, spec, layer, chan[rows], sel.y.ravel()[rows],
         sel.x.ravel()[rows], chunk_size=chunk_size)
-    projections[rows] = crop_boxes(proj, boxes[rows])
-    patches[rows] = crop_boxes(display, boxes[rows], fill=grey)
+    projections[rows] = crop(proj, windows[rows])
+    patches[rows] = crop(display, windows[rows])
   shape = (len(channels), k)
   return TopPatches(channels, *sel, projections.reshape(shape + (p, p, 3)),
                     patches.reshape(shape + (p, p, 3)),
-                    boxes.reshape(shape + (4,)))
+                    windows.reshape(shape + (4,)))
