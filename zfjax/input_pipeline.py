@@ -1,0 +1,623 @@
+"""The one data module: TFDS input pipelines with the paper's preprocessing.
+
+Two data sets: ImageNet 2012 (TFDS `imagenet2012`, prepared once from the two
+official tar files) and the built-in `zfjax_shapes` (rendered on first use,
+see `shapes`). Preprocessing, as Krizhevsky et al. and Zeiler & Fergus §3:
+take the central square of the image and resize it to `resize_size` (the
+same as resizing the smaller side and centre-cropping), subtract the
+per-pixel mean image of the training split, then
+  training: a random `crop_size` crop and a random horizontal flip, plus
+    AlexNet's PCA colour shift when `pca_augment` is set;
+  evaluation: the centre crop, or the 10 crops (below).
+Images are float32 NHWC in pixel units (0..255 before the mean subtraction).
+
+Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
+  dataset:        'imagenet2012' or 'zfjax_shapes'.
+  data_dir:       TFDS data directory; None = TFDS's (~/tensorflow_datasets).
+  manual_dir:     where ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar
+                  are; None = <data_dir>/downloads/manual.
+  resize_size:    side of the resized central square (256; for zfjax_shapes
+                  its rendered size, 64).
+  crop_size:      side of the crops fed to the model (224; for zfjax_shapes
+                  56, the same 7/8 of the square, so training crops translate
+                  the image by up to 8 pixels).
+  batch_size:     global batch size, split evenly over the JAX processes.
+  pca_augment:    add AlexNet's PCA colour shift in training.
+  train_split, eval_split: 'train', 'validation'.
+  shuffle_buffer: examples in the shuffle buffer (after file shuffling).
+  shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed.
+
+The mean image and the RGB covariance (for the PCA shift) are computed once,
+streaming over the training split, and cached as .npy files beside the
+prepared data. Each JAX process reads its own contiguous part of a split.
+`python -m zfjax.input_pipeline --dataset=imagenet2012` prepares a data set
+and its statistics ahead of time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from typing import Iterator, NamedTuple, Sequence
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import jax  # noqa: E402
+import ml_collections  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_datasets as tfds  # noqa: E402
+
+from zfjax import shapes  # noqa: E402
+from zfjax import shapes_dataset  # noqa: E402
+from zfjax.errors import ZfjaxError  # noqa: E402
+
+# TFDS's use of deprecated tf.data calls would warn on every first read.
+tf.get_logger().setLevel('ERROR')
+try:
+  # tf.data must leave the accelerators to JAX.
+  tf.config.set_visible_devices([], 'GPU')
+except RuntimeError:
+  pass  # TensorFlow was initialised before this import; its setting stands.
+
+IMAGENET_TARS = ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar')
+# AlexNet's standard deviation of the PCA colour coefficients alpha_i.
+PCA_STD = 0.1
+_DATASETS = ('imagenet2012', 'zfjax_shapes')
+_AUTOTUNE = tf.data.AUTOTUNE
+
+
+class Batch(NamedTuple):
+  """One batch of preprocessed examples.
+
+  images: (B, crop, crop, 3) float32, mean-subtracted, 0..255 pixel scale;
+    with ten crops (B, 10, crop, crop, 3), crops ordered as `TEN_CROPS`.
+  labels: (B,) int32.
+  mask: (B,) bool, False on padding rows (evaluation only).
+  index: (B,) int64 position of the example in its split, -1 on padding.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+  mask: np.ndarray
+  index: np.ndarray
+
+
+class DatasetInfo(NamedTuple):
+  name: str
+  num_classes: int
+  class_names: tuple[str, ...]
+  split_sizes: dict[str, int]
+  image_size: int  # the crop size fed to the model
+
+
+class RawExamples(NamedTuple):
+  """zfjax_shapes examples as stored: no resize, crop or mean subtraction.
+
+  images: (N, S, S, 3) uint8; labels: (N,) int32; boxes: (N, 4) int32 object
+  boxes and part_boxes: (N, shapes.MAX_PARTS, 4) int32 part boxes, rows in
+  `shapes.PART_NAMES[label]` order padded with -1, all pixel (y0, x0, y1, x1)
+  with exclusive ends; index: (N,) int64.
+  """
+  images: np.ndarray
+  labels: np.ndarray
+  boxes: np.ndarray
+  part_boxes: np.ndarray
+  index: np.ndarray
+
+
+class ColorPCA(NamedTuple):
+  """Principal components of RGB pixel values scaled to [0, 1]."""
+  eigenvalues: np.ndarray   # (3,) variances, descending
+  eigenvectors: np.ndarray  # (3, 3), column i is p_i
+
+
+def default_data_config(dataset: str = 'zfjax_shapes') -> ml_collections.ConfigDict:
+  """The data keys of a config, with the paper's values for ImageNet."""
+  imagenet = dataset == 'imagenet2012'
+  return ml_collections.ConfigDict({
+      'dataset': dataset,
+      'data_dir': None,
+      'manual_dir': None,
+      'resize_size': 256 if imagenet else 64,
+      'crop_size': 224 if imagenet else 56,
+      'batch_size': 128,
+      'pca_augment': False,
+      'train_split': 'train',
+      'eval_split': 'validation',
+      'shuffle_buffer': 10_000,
+      'shapes': {'image_size': 64, 'num_train': 20_000, 'num_eval': 2_000,
+                 'seed': 0},
+  })
+
+
+# --------------------------------------------------------------------------
+# Per-example preprocessing: functions of tensors, usable outside tf.data.
+
+
+def decode_square(encoded: tf.Tensor, resize_size: int, image_format: str,
+                  stored_size: int | None = None) -> tf.Tensor:
+  """Encoded image -> its central square resized, (R, R, 3) float32 0..255.
+
+  JPEGs are decoded with the crop fused in, so the discarded sides of the
+  image are never decoded, and with the accurate integer IDCT, libjpeg's
+  default (TensorFlow's is the fast one), which gives the pixels other
+  decoders give. `stored_size`: the side of the images when all
+  are squares of that size (zfjax_shapes); at R they are used as they are.
+  """
+  if image_format == 'jpeg':
+    shape = tf.image.extract_jpeg_shape(encoded)
+    side = tf.minimum(shape[0], shape[1])
+    window = tf.stack([(shape[0] - side) // 2, (shape[1] - side) // 2,
+                       side, side])
+    image = tf.io.decode_and_crop_jpeg(encoded, window, channels=3,
+                                       dct_method='INTEGER_ACCURATE')
+  else:
+    image = tf.io.decode_png(encoded, channels=3)
+    if stored_size == resize_size:
+      image.set_shape([resize_size, resize_size, 3])
+      return tf.cast(image, tf.float32)
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
+    image = image[top:top + side, left:left + side]
+  return tf.image.resize(image, [resize_size, resize_size], antialias=True)
+
+
+def _crop(image: tf.Tensor, mean: tf.Tensor, top, left,
+          size: int) -> tf.Tensor:
+  return (image[top:top + size, left:left + size]
+          - mean[top:top + size, left:left + size])
+
+
+def train_crop(image: tf.Tensor, mean: tf.Tensor, seed: tf.Tensor,
+               crop_size: int, pca: ColorPCA | None = None) -> tf.Tensor:
+  """Random crop and flip of one (R, R, 3) image, mean subtracted.
+
+  Args:
+    image: (R, R, 3) float32 from `decode_square`.
+    mean: (R, R, 3) the mean image.
+    seed: (2,) int, the stateless seed of this example.
+    crop_size: C.
+    pca: when given, add sum_i alpha_i lambda_i p_i with alpha_i ~ N(0, 0.1)
+      (in [0, 1] units, so times 255 here) to every pixel.
+
+  Returns:
+    (C, C, 3) float32.
+  """
+  crop_seed, flip_seed, pca_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 3))
+  reach = image.shape[0] - crop_size + 1
+  offset = tf.random.stateless_uniform([2], crop_seed, 0, reach, tf.int32)
+  out = _crop(image, mean, offset[0], offset[1], crop_size)
+  flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+  out = tf.cond(flip, lambda: out[:, ::-1], lambda: out)
+  if pca is not None:
+    alpha = tf.random.stateless_normal([3], pca_seed, stddev=PCA_STD)
+    shift = tf.linalg.matvec(tf.constant(pca.eigenvectors, tf.float32),
+                             alpha * tf.constant(pca.eigenvalues, tf.float32))
+    out = out + 255.0 * shift
+  return out
+
+
+def centre_crop(image: tf.Tensor, mean: tf.Tensor,
+                crop_size: int) -> tf.Tensor:
+  """(R, R, 3) -> (C, C, 3), the central crop, mean subtracted."""
+  offset = (image.shape[0] - crop_size) // 2
+  return _crop(image, mean, offset, offset, crop_size)
+
+
+def ten_crop_offsets(resize_size: int, crop_size: int) -> tuple[tuple[int, int], ...]:
+  """(top, left) of the 5 crops: centre, top-left, top-right, bottom-left,
+  bottom-right. The 10 crops are these, then the same 5 mirrored."""
+  far, mid = resize_size - crop_size, (resize_size - crop_size) // 2
+  return ((mid, mid), (0, 0), (0, far), (far, 0), (far, far))
+
+
+def ten_crops(image: tf.Tensor, mean: tf.Tensor, crop_size: int) -> tf.Tensor:
+  """(R, R, 3) -> (10, C, C, 3): `ten_crop_offsets` then their mirrors."""
+  crops = tf.stack([_crop(image, mean, top, left, crop_size) for top, left in
+                    ten_crop_offsets(image.shape[0], crop_size)])
+  return tf.concat([crops, crops[:, :, ::-1]], axis=0)
+
+
+# --------------------------------------------------------------------------
+# Data sets.
+
+
+def _check_config(config) -> None:
+  if config.dataset not in _DATASETS:
+    raise ZfjaxError(f'config.dataset must be one of {_DATASETS}, got '
+                     f'{config.dataset!r}')
+  if not 0 < config.crop_size <= config.resize_size:
+    raise ZfjaxError(f'config.crop_size ({config.crop_size}) must be positive '
+                     f'and at most config.resize_size ({config.resize_size})')
+  if config.batch_size <= 0 or config.batch_size % jax.process_count():
+    raise ZfjaxError(f'config.batch_size ({config.batch_size}) must be a '
+                     f'positive multiple of the {jax.process_count()} processes')
+
+
+def _manual_dir(config) -> str:
+  if config.manual_dir:
+    return os.fspath(config.manual_dir)
+  data_dir = config.data_dir or tfds.core.constants.DATA_DIR
+  return os.path.join(os.path.expanduser(data_dir), 'downloads', 'manual')
+
+
+def _prepare_command(config) -> str:
+  command = 'python -m zfjax.input_pipeline --dataset=imagenet2012'
+  if config.data_dir:
+    command += f' --data_dir={config.data_dir}'
+  if config.manual_dir:
+    command += f' --manual_dir={config.manual_dir}'
+  return command
+
+
+def _builder(config) -> tfds.core.DatasetBuilder:
+  """The prepared TFDS builder; renders zfjax_shapes if not there yet."""
+  _check_config(config)
+  if config.dataset == 'zfjax_shapes':
+    s = config.shapes
+    builder = shapes_dataset.builder(s.image_size, s.num_train, s.num_eval,
+                                     s.seed, data_dir=config.data_dir)
+    if not builder.is_prepared():
+      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+          try_download_gcs=False))
+    return builder
+  builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
+  if not builder.is_prepared():
+    manual_dir = _manual_dir(config)
+    missing = [t for t in IMAGENET_TARS
+               if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
+    if missing:
+      raise ZfjaxError(f'ImageNet 2012 is not prepared: put {" and ".join(missing)}'
+                       f' in {manual_dir}, then run `{_prepare_command(config)}`')
+    raise ZfjaxError(f'ImageNet 2012 is not prepared: the tars are in '
+                     f'{manual_dir}; run `{_prepare_command(config)}`')
+  return builder
+
+
+def _split_size(builder, split: str) -> int:
+  if split not in builder.info.splits:
+    raise ZfjaxError(f'{builder.name} has splits {sorted(builder.info.splits)}, '
+                     f'not {split!r}; fix config.train_split/eval_split')
+  return builder.info.splits[split].num_examples
+
+
+def _decoder(builder, resize_size: int):
+  """encoded -> (R, R, 3) float32 for the images of `builder`."""
+  feature = builder.info.features['image']
+  fmt, stored = feature.encoding_format or 'jpeg', feature.shape[0]
+  return lambda encoded: decode_square(encoded, resize_size, fmt, stored)
+
+
+def _host_range(num_examples: int) -> tuple[int, int]:
+  """This process's contiguous part [start, stop) of a split."""
+  index, count = jax.process_index(), jax.process_count()
+  return num_examples * index // count, num_examples * (index + 1) // count
+
+
+def _read(builder, split: str, start: int, stop: int, *, shuffle_seed=None):
+  """Records [start, stop) of a split, image still encoded, with 'index'.
+
+  With `shuffle_seed` the files are read in a shuffled order (training),
+  except for zfjax_shapes, which is stored in index order and whose few files
+  are left to the shuffle buffer.
+  """
+  num_examples = _split_size(builder, split)
+  if (start, stop) != (0, num_examples):
+    split = f'{split}[{start}:{stop}]'
+  read_config = tfds.ReadConfig(add_tfds_id=True, try_autocache=False,
+                                shuffle_seed=shuffle_seed)
+  shuffle_files = shuffle_seed is not None and not builder.info.disable_shuffling
+  ds = builder.as_dataset(
+      split=split, shuffle_files=shuffle_files,
+      decoders={'image': tfds.decode.SkipDecoding()}, read_config=read_config)
+  base_split = split.split('[')[0]
+  shard_starts = tf.constant(np.concatenate(
+      [[0], np.cumsum(builder.info.splits[base_split].shard_lengths)[:-1]]),
+                             tf.int64)
+
+  def with_index(example):
+    # tfds_id is '<name>-<split>.<format>-<shard>-of-<n>__<record in shard>'.
+    tfds_id = example.pop('tfds_id')
+    shard = tf.strings.regex_replace(tfds_id, r'^.*-(\d+)-of-\d+__\d+$', r'\1')
+    record = tf.strings.regex_replace(tfds_id, r'^.*__(\d+)$', r'\1')
+    example['index'] = (tf.gather(shard_starts, tf.strings.to_number(shard, tf.int64))
+                        + tf.strings.to_number(record, tf.int64))
+    return example
+
+  return ds.map(with_index, num_parallel_calls=_AUTOTUNE)
+
+
+def _stats_paths(builder, config) -> tuple[str, str]:
+  prefix = os.path.join(builder.data_dir,
+                        f'zfjax_{config.train_split}_{config.resize_size}')
+  return prefix + '_mean.npy', prefix + '_rgb_cov.npy'
+
+
+def _save(path: str, array: np.ndarray) -> None:
+  """Writes atomically: processes racing to cache the same file are safe."""
+  tmp = f'{path}.tmp-{uuid.uuid4().hex}'
+  with tf.io.gfile.GFile(tmp, 'wb') as f:
+    np.save(f, array)
+  tf.io.gfile.rename(tmp, path, overwrite=True)
+
+
+def _load(path: str) -> np.ndarray:
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    return np.load(f)
+
+
+def _statistics(config) -> tuple[np.ndarray, np.ndarray]:
+  """(mean image (R, R, 3) float32, RGB covariance (3, 3) in [0, 1] units).
+
+  Computed in one streaming pass over the training split the first time and
+  read from the cache afterwards.
+  """
+  builder = _builder(config)
+  mean_path, cov_path = _stats_paths(builder, config)
+  if tf.io.gfile.exists(mean_path) and tf.io.gfile.exists(cov_path):
+    return _load(mean_path), _load(cov_path)
+  decode, size = _decoder(builder, config.resize_size), config.resize_size
+  ds = _read(builder, config.train_split, 0,
+             _split_size(builder, config.train_split))
+  ds = ds.map(lambda ex: decode(ex['image']), num_parallel_calls=_AUTOTUNE)
+
+  def moments(images):
+    images = tf.cast(images, tf.float64)
+    pixels = tf.reshape(images, [-1, 3]) / 255.0
+    return (tf.reduce_sum(images, axis=0),
+            tf.matmul(pixels, pixels, transpose_a=True),
+            tf.shape(images, out_type=tf.int64)[0])
+
+  ds = ds.batch(64).map(moments, num_parallel_calls=_AUTOTUNE).prefetch(2)
+  image_sum, outer_sum, count = np.zeros((size, size, 3)), np.zeros((3, 3)), 0
+  for image_batch_sum, outer, n in ds.as_numpy_iterator():
+    image_sum += image_batch_sum
+    outer_sum += outer
+    count += n
+  if count == 0:
+    raise ZfjaxError(f'the {config.train_split} split of {builder.name} is empty')
+  pixel_mean = image_sum.mean(axis=(0, 1)) / count / 255.0
+  cov = outer_sum / (count * size * size) - np.outer(pixel_mean, pixel_mean)
+  mean = (image_sum / count).astype(np.float32)
+  _save(mean_path, mean)
+  _save(cov_path, cov)
+  return mean, cov
+
+
+def mean_image(config) -> np.ndarray:
+  """The per-pixel mean of the training split: (R, R, 3) float32, 0..255."""
+  return _statistics(config)[0]
+
+
+def color_pca(config) -> ColorPCA:
+  """Eigen-decomposition of the training split's RGB covariance."""
+  values, vectors = np.linalg.eigh(_statistics(config)[1])
+  return ColorPCA(values[::-1].copy(), vectors[:, ::-1].copy())
+
+
+def dataset_info(config) -> DatasetInfo:
+  builder = _builder(config)
+  label = builder.info.features['label']
+  return DatasetInfo(
+      name=config.dataset,
+      num_classes=label.num_classes,
+      class_names=tuple(label.names),
+      split_sizes={name: split.num_examples
+                   for name, split in builder.info.splits.items()},
+      image_size=config.crop_size)
+
+
+def steps_per_epoch(config) -> int:
+  """Training steps in one epoch: train examples // global batch size."""
+  builder = _builder(config)
+  steps = _split_size(builder, config.train_split) // config.batch_size
+  if steps == 0:
+    raise ZfjaxError(f'config.batch_size ({config.batch_size}) exceeds the '
+                     f'{config.train_split} split of {config.dataset}')
+  return steps
+
+
+def _epoch_seeds(seed: int, epoch: int) -> tuple[int, int]:
+  """(shuffle seed, per-example key) of one epoch on this process."""
+  state = np.random.SeedSequence([seed, epoch, jax.process_index()])
+  shuffle_seed, key = state.generate_state(2, np.uint64) >> np.uint64(1)
+  return int(shuffle_seed), int(key)
+
+
+def _batches(ds: tf.data.Dataset) -> Iterator[Batch]:
+  for ex in ds.prefetch(_AUTOTUNE).as_numpy_iterator():
+    yield Batch(ex['image'], ex['label'], ex['mask'], ex['index'])
+
+
+def train_batches(config, *, epoch: int, seed: int,
+                  skip_batches: int = 0) -> Iterator[Batch]:
+  """One epoch of this process's part of the training split.
+
+  Yields `steps_per_epoch(config)` batches of batch_size // process_count
+  examples (the remainder is dropped). The order, crops, flips and colour
+  shifts depend only on (seed, epoch, process), so skipping `skip_batches`
+  gives exactly the batches an uninterrupted epoch yields after them; the
+  skipped examples are not decoded.
+  """
+  builder = _builder(config)
+  mean = tf.constant(mean_image(config))
+  pca = color_pca(config) if config.pca_augment else None
+  steps = steps_per_epoch(config)
+  per_host = config.batch_size // jax.process_count()
+  start, stop = _host_range(_split_size(builder, config.train_split))
+  shuffle_seed, key = _epoch_seeds(seed, epoch)
+  decode = _decoder(builder, config.resize_size)
+
+  def preprocess(position, ex):
+    image = decode(ex['image'])
+    example_seed = tf.stack([tf.constant(key, tf.int64), position])
+    return {'image': train_crop(image, mean, example_seed, config.crop_size,
+                                pca),
+            'label': tf.cast(ex['label'], tf.int32),
+            'mask': tf.constant(True),
+            'index': ex['index']}
+
+  ds = _read(builder, config.train_split, start, stop,
+             shuffle_seed=shuffle_seed)
+  ds = ds.shuffle(config.shuffle_buffer, seed=shuffle_seed,
+                  reshuffle_each_iteration=False)
+  ds = ds.take(steps * per_host).enumerate().skip(skip_batches * per_host)
+  ds = ds.map(preprocess, num_parallel_calls=_AUTOTUNE, deterministic=True)
+  return _batches(ds.batch(per_host, drop_remainder=True))
+
+
+def _eval_example(config, builder, mean, ten_crop: bool):
+  decode, crop = _decoder(builder, config.resize_size), config.crop_size
+
+  def preprocess(ex):
+    image = decode(ex['image'])
+    crops = ten_crops(image, mean, crop) if ten_crop else centre_crop(
+        image, mean, crop)
+    return {'image': crops, 'label': tf.cast(ex['label'], tf.int32),
+            'mask': tf.constant(True), 'index': ex['index']}
+
+  return preprocess
+
+
+def eval_batches(config, split: str, *, batch_size: int,
+                 ten_crop: bool = False) -> Iterator[Batch]:
+  """Every example of this process's part of `split` exactly once, in order.
+
+  `batch_size` is global: each of the P processes yields batches of
+  batch_size // P, and all yield the same number of them, ceil(largest part
+  / (batch_size // P)); rows past the end of the part are padding, with mask
+  False, label 0, index -1 and zero images.
+  """
+  if batch_size <= 0 or batch_size % jax.process_count():
+    raise ZfjaxError(f'eval batch_size ({batch_size}) must be a positive '
+                     f'multiple of the {jax.process_count()} processes')
+  builder = _builder(config)
+  mean = tf.constant(mean_image(config))
+  num_examples = _split_size(builder, split)
+  per_host = batch_size // jax.process_count()
+  start, stop = _host_range(num_examples)
+  largest = -(-num_examples // jax.process_count())
+  num_batches = -(-largest // per_host)
+  ds = _read(builder, split, start, stop).map(
+      _eval_example(config, builder, mean, ten_crop),
+      num_parallel_calls=_AUTOTUNE, deterministic=True)
+  padding = tf.data.Dataset.from_tensors({
+      k: tf.zeros(spec.shape, spec.dtype) for k, spec in
+      ds.element_spec.items()}).map(
+          lambda ex: {**ex, 'mask': tf.constant(False),
+                      'index': tf.constant(-1, tf.int64)})
+  ds = ds.concatenate(padding.repeat(num_batches * per_host - (stop - start)))
+  return _batches(ds.batch(per_host, drop_remainder=True))
+
+
+def _select(builder, split: str, indices) -> tuple[tf.data.Dataset, np.ndarray]:
+  """The records of a split at `indices` (any order, repeats allowed).
+
+  Streams the smallest range of the split that holds them and keeps the
+  wanted records before decoding. Returns the records in index order and
+  the unique sorted indices.
+  """
+  indices = np.asarray(indices, np.int64).reshape(-1)
+  num_examples = _split_size(builder, split)
+  if indices.size == 0:
+    raise ZfjaxError('no indices to load')
+  if indices.min() < 0 or indices.max() >= num_examples:
+    raise ZfjaxError(f'indices must be in [0, {num_examples}) for the '
+                     f'{split} split, got [{indices.min()}, {indices.max()}]')
+  wanted = np.unique(indices)
+  lo, hi = int(wanted[0]), int(wanted[-1]) + 1
+  keep = np.zeros(hi - lo, bool)
+  keep[wanted - lo] = True
+  keep = tf.constant(keep)
+  ds = _read(builder, split, lo, hi).filter(
+      lambda ex: tf.gather(keep, ex['index'] - lo))
+  return ds, wanted
+
+
+def _gather(ds: tf.data.Dataset, wanted: np.ndarray, indices) -> dict:
+  """Stacks the examples of `ds` (one per wanted index) in `indices` order."""
+  parts = list(ds.batch(256).prefetch(_AUTOTUNE).as_numpy_iterator())
+  stacked = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+  order = np.argsort(stacked['index'])
+  rows = order[np.searchsorted(wanted, np.asarray(indices, np.int64).reshape(-1))]
+  return {k: v[rows] for k, v in stacked.items()}
+
+
+def load_examples(config, split: str, indices: Sequence[int]) -> Batch:
+  """The evaluation (centre crop) inputs of `split` at `indices`, in order.
+
+  Exactly the images `eval_batches` yields for those indices; mask all True.
+  """
+  builder = _builder(config)
+  mean = tf.constant(mean_image(config))
+  ds, wanted = _select(builder, split, indices)
+  ds = ds.map(_eval_example(config, builder, mean, False),
+              num_parallel_calls=_AUTOTUNE)
+  ex = _gather(ds, wanted, indices)
+  return Batch(ex['image'], ex['label'], ex['mask'], ex['index'])
+
+
+def load_raw_examples(config, split: str, indices: Sequence[int]) -> RawExamples:
+  """zfjax_shapes examples of `split` at `indices` as stored, with boxes."""
+  if config.dataset != 'zfjax_shapes':
+    raise ZfjaxError('object and part boxes exist only for zfjax_shapes; set '
+                     "config.dataset = 'zfjax_shapes'")
+  builder = _builder(config)
+  ds, wanted = _select(builder, split, indices)
+  ds = ds.map(lambda ex: {**ex, 'image': tf.io.decode_png(ex['image'], 3)},
+              num_parallel_calls=_AUTOTUNE)
+  ex = _gather(ds, wanted, indices)
+  return RawExamples(ex['image'], ex['label'].astype(np.int32), ex['bbox'],
+                     ex['part_boxes'], ex['index'])
+
+
+def to_display(images: np.ndarray, config) -> np.ndarray:
+  """Undoes the mean subtraction of centre crops: (..., C, C, 3) -> uint8."""
+  mean = mean_image(config)
+  offset = (config.resize_size - config.crop_size) // 2
+  crop = mean[offset:offset + config.crop_size,
+              offset:offset + config.crop_size]
+  return np.clip(np.rint(np.asarray(images) + crop), 0, 255).astype(np.uint8)
+
+
+def prepare(config) -> None:
+  """Prepares the data set of `config` and caches its statistics.
+
+  ImageNet: from the two tars in the manual dir (hours: 1.28 M JPEGs).
+  """
+  _check_config(config)
+  if config.dataset == 'imagenet2012':
+    manual_dir = _manual_dir(config)
+    missing = [t for t in IMAGENET_TARS
+               if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
+    if missing:
+      raise ZfjaxError(f'put {" and ".join(missing)} in {manual_dir} (or pass '
+                       f'--manual_dir) to prepare ImageNet 2012')
+    builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=manual_dir, try_download_gcs=False))
+  _statistics(config)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+  parser = argparse.ArgumentParser(
+      prog='python -m zfjax.input_pipeline',
+      description='Prepare a data set and cache its mean image.')
+  parser.add_argument('--dataset', choices=_DATASETS, default='zfjax_shapes')
+  parser.add_argument('--data_dir', default=None)
+  parser.add_argument('--manual_dir', default=None)
+  args = parser.parse_args(argv)
+  config = default_data_config(args.dataset)
+  config.data_dir, config.manual_dir = args.data_dir, args.manual_dir
+  try:
+    prepare(config)
+  except ZfjaxError as e:
+    raise SystemExit(f'error: {e}') from None
+  print(f'{args.dataset} is ready: {dataset_info(config).split_sizes}')
+
+
+if __name__ == '__main__':
+  main()
