@@ -21,7 +21,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 
 from zfjax import grids
 from zfjax import layers
@@ -194,30 +193,28 @@ def strongest_position(trace: models.Trace, layer: str,
   return (flat // w).astype(jnp.int32), (flat % w).astype(jnp.int32)
 
 
+def _padded_slice(a: np.ndarray, start: int, size: int) -> np.ndarray:
+  """a[start:start + size], its last row repeated up to `size` rows."""
+  part = np.asarray(a[start:start + size])
+  return np.concatenate([part, np.repeat(part[-1:], size - len(part), 0)])
+
+
 def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
                       layer: str, channel: np.ndarray, y: np.ndarray,
-                      x: np.ndarray, *, chunk_size: int = 32,
-                      progress: bool = False) -> np.ndarray:
+                      x: np.ndarray, *, chunk_size: int = 32) -> np.ndarray:
   """`forward_and_project` over many images, a fixed-size chunk at a time.
 
   images: (M, S, S, 3) float32; channel, y, x: (M,). The last chunk is
   padded so one compiled program serves all. Returns (M, S, S, 3) float32.
   """
-  m = len(images)
-  out = []
-  for start in tqdm.trange(0, m, chunk_size, disable=not progress,
-                           desc=f'projecting {layer}', unit='chunk'):
-    stop = min(start + chunk_size, m)
-    pad = chunk_size - (stop - start)
-    def take(a):
-      a = np.asarray(a[start:stop])
-      return np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
+  m, size = len(images), images.shape[1]
+  out = [np.zeros((0, size, size, 3), np.float32)]
+  for start in range(0, m, chunk_size):
+    chunk = [_padded_slice(a, start, chunk_size)
+             for a in (images, channel, y, x)]
     out.append(np.asarray(forward_and_project(
-        params, take(images), spec, layer, take(channel), take(y),
-        take(x)))[:stop - start])
-  size = images.shape[1] if m else spec.image_size
-  return np.concatenate(out) if out else np.zeros((0, size, size, 3),
-                                                  np.float32)
+        params, chunk[0], spec, layer, *chunk[1:]))[:m - start])
+  return np.concatenate(out)
 
 
 def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
