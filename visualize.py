@@ -28,6 +28,7 @@ from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 
+from zfjax import analysis_plots
 from zfjax import checkpointing
 from zfjax import deconv
 from zfjax import grids
@@ -291,6 +292,15 @@ COMMANDS: dict[str, Command] = {
                        _filters_arguments, filters),
     'evolution': Command('ZF Fig. 4: strongest projection per kept epoch',
                          _evolution_arguments, evolution),
+    'occlusion': Command('ZF Fig. 7: occlusion sensitivity, five panels',
+                         analysis_plots.add_occlusion_arguments,
+                         analysis_plots.occlusion_command),
+    'invariance': Command('ZF Fig. 5: translation, scale, rotation curves',
+                          analysis_plots.add_invariance_arguments,
+                          analysis_plots.invariance_command),
+    'correspondence': Command('ZF Table 1: part correspondence',
+                              analysis_plots.add_correspondence_arguments,
+                              analysis_plots.correspondence_command),
 }
 
 

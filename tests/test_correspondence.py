@@ -1,12 +1,14 @@
 """Correspondence (Table 1): Delta against brute force and hand-checked cases."""
 
 import itertools
+import json
 
 import jax
 import numpy as np
 import pytest
 
-from zfjax import correspondence, models, specs
+from zfjax import correspondence, input_pipeline, models, shapes, specs
+from zfjax.errors import ZfjaxError
 
 TINY = specs.Spec('tiny', (
     specs.Conv('conv1', 4, 3, stride=2, padding=1),
@@ -114,3 +116,73 @@ def test_default_layers_are_layer_5_and_7():
                                                                     'fc7')
   assert correspondence.default_layers(
       specs.get_spec('alexnet_remove67')) == ('conv5',)
+
+
+def test_builtin_faces_boxes_are_the_generators(shapes_config):
+  """Part and object boxes in model-input pixels: the generator's boxes of
+  the re-rendered scene shifted by the centre crop's margin."""
+  data = correspondence.builtin_faces(shapes_config, num_images=6)
+  label = shapes.CLASS_NAMES.index('round_face')
+  assert data.part_names == ('left_eye', 'right_eye', 'nose')
+  assert (data.labels == label).all()
+  margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
+  for n in range(6):
+    index = label + n * shapes.NUM_CLASSES
+    _, _, scene = shapes.example('validation', index, 64)
+    rendered = shapes.render(scene, 64)
+    for p, name in enumerate(data.part_names):
+      np.testing.assert_array_equal(data.part_boxes[n, p],
+                                    rendered.parts[name] - margin)
+    np.testing.assert_array_equal(data.object_boxes[n],
+                                  rendered.box - margin)
+
+
+def test_part_files_json_and_csv(shapes_config, tmp_path):
+  """Your images described in JSON (keypoints + mask size) or CSV (boxes)
+  give the same boxes, mapped through the centre crop."""
+  margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
+  entries, rows = [], ['path,part,y0,x0,y1,x1']
+  for i in range(3):
+    image, _, _ = shapes.example('validation', i, 64)
+    (tmp_path / f'im{i}.png').write_bytes(shapes.encode_png(image))
+    eye, nose = (20 + i, 22), (30, 31 + i)
+    entries.append({'path': f'im{i}.png', 'parts': {'eye': eye, 'nose': nose},
+                    'object': [10, 10, 50, 54]})
+    rows += [f'im{i}.png,eye,{eye[0] - 3},{eye[1] - 3},{eye[0] + 3},'
+             f'{eye[1] + 3}', f'im{i}.png,nose,{nose[0]},{nose[1]},,',
+             f'im{i}.png,object,10,10,50,54']
+  (tmp_path / 'parts.json').write_text(json.dumps({'mask_size': 6,
+                                                   'images': entries}))
+  (tmp_path / 'parts.csv').write_text('\n'.join(rows) + '\n')
+  from_json = correspondence.load_part_file(str(tmp_path / 'parts.json'),
+                                            shapes_config)
+  from_csv = correspondence.load_part_file(str(tmp_path / 'parts.csv'),
+                                           shapes_config, mask_size=6)
+  stored = input_pipeline.load_examples(shapes_config, 'validation', [0, 1, 2])
+  for data in (from_json, from_csv):
+    assert data.part_names == ('eye', 'nose')
+    np.testing.assert_allclose(data.images, stored.images, atol=1e-3)
+    for i in range(3):
+      np.testing.assert_array_equal(
+          data.part_boxes[i, 0], np.array([17 + i, 19, 23 + i, 25]) - margin)
+      np.testing.assert_array_equal(
+          data.part_boxes[i, 1], np.array([27, 28 + i, 33, 34 + i]) - margin)
+      np.testing.assert_array_equal(data.object_boxes[i],
+                                    np.array([10, 10, 50, 54]) - margin)
+  with pytest.raises(ZfjaxError, match='mask size'):
+    correspondence.load_part_file(str(tmp_path / 'parts.csv'), shapes_config)
+
+
+def test_builtin_face_table(trained_shapes_model):
+  """The table on the trained model: fractions in [0, 1], one row per part
+  and the random row; printed for the record."""
+  model = trained_shapes_model
+  data = correspondence.builtin_faces(model.config, num_images=20)
+  table = correspondence.correspondence_table(model.params, model.spec, data,
+                                              num_sets=4, seed=0)
+  print(correspondence.format_table(table))
+  assert table.locations == data.part_names + ('random',)
+  assert table.layers == ('conv5', 'fc7')
+  assert ((table.mean > 0) & (table.mean < 1)).all()
+  assert (table.std >= 0).all()
+  assert table.num_pairs == 4 * 10

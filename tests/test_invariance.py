@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from zfjax import invariance, models, specs
+from zfjax import input_pipeline, invariance, models, specs
 from zfjax.errors import ZfjaxError
 
 TINY = specs.Spec('tiny', (
@@ -110,3 +110,37 @@ def test_default_layers_and_bad_input():
   assert 0 in invariance.default_amounts('translate', 224)
   assert 1 in invariance.default_amounts('scale', 224)
   assert 0 in invariance.default_amounts('rotate', 224)
+
+
+@pytest.mark.parametrize('method', ['render', 'resample'])
+def test_distance_grows_with_the_transformation(trained_shapes_model,
+                                                method):
+  """Twelve validation images (one per class): zero distance at the
+  identity, and on average over the images a larger change in both layers
+  for a larger translation, scaling or rotation."""
+  model = trained_shapes_model
+  config = model.config
+  indices = np.arange(12)
+  sweeps = {'translate': [0, 2, 5, 10], 'scale': [1.0, 1.1, 1.25, 1.5],
+            'rotate': [0, 5, 15, 40]}
+  offset = (config.resize_size - config.crop_size) // 2
+  crop = slice(offset, offset + config.crop_size)
+  mean = input_pipeline.mean_image(config)[crop, crop]
+  stored = input_pipeline.load_examples(config, 'validation', indices)
+  for transform, amounts in sweeps.items():
+    if method == 'render':
+      images, moved, labels = invariance.render_transformed(
+          config, 'validation', indices, transform, amounts)
+      # The identity render is the stored example.
+      np.testing.assert_allclose(images, stored.images, atol=1e-3)
+    else:
+      images, labels = stored.images, stored.labels
+      moved = invariance.transform_images(images, amounts,
+                                          transform=transform, mean=mean)
+    curves = invariance.invariance_curves(
+        model.params, model.spec, images, moved, labels, transform=transform,
+        amounts=amounts)
+    np.testing.assert_array_equal(curves.distance[:, :, 0], 0.0)
+    mean_distance = curves.distance.mean(axis=1)  # (layers, steps)
+    print(method, transform, np.round(mean_distance, 3))
+    assert (np.diff(mean_distance, axis=-1) > 0).all(), mean_distance

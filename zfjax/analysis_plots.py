@@ -1,15 +1,18 @@
-"""Figures and tables for the occlusion, invariance and correspondence analyses.
+"""Output side of the occlusion, invariance and correspondence analyses.
 
-Matplotlib through its object interface (Figure + Agg canvas), so nothing
-depends on a display or on pyplot's global state. Each function takes the
-result NamedTuples of `occlusion`, `invariance` and `correspondence` and
-writes one file.
+Figures (ZF Fig. 7 and Fig. 5), CSV tables, and the `visualize.py` commands
+that load a trained run's images, call the pure analyses in `occlusion`,
+`invariance` and `correspondence`, and write their results. Matplotlib is
+used through its object interface (Figure + Agg canvas), so nothing depends
+on a display or on pyplot's global state.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import os
+import pathlib
 from typing import Sequence
 
 import matplotlib
@@ -19,7 +22,14 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 
+from zfjax import correspondence
+from zfjax import deconv
+from zfjax import input_pipeline
+from zfjax import invariance
+from zfjax import models
+from zfjax import occlusion
 from zfjax.correspondence import CorrespondenceTable
+from zfjax.errors import ZfjaxError
 from zfjax.invariance import UNITS, InvarianceCurves
 from zfjax.occlusion import OcclusionResult
 
@@ -202,3 +212,209 @@ def write_correspondence_csv(path: str | os.PathLike,
                          f'{table.std[r, k]:.6f}', table.set_size,
                          table.num_sets])
   return os.fspath(path)
+
+
+# ------------------------------------------------ visualize.py commands
+# Each is (add_arguments, run) for visualize.COMMANDS: run(args, model,
+# out_dir) -> written paths, model a checkpointing.TrainedModel.
+
+
+def _int_list(text: str) -> list[int]:
+  try:
+    return [int(t) for t in text.split(',') if t.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f'expected comma-separated integers, got {text!r}') from None
+
+
+def _label_names(model) -> tuple[str, ...]:
+  return input_pipeline.dataset_info(model.config).class_names
+
+
+def _split_images(model, split: str | None, indices: Sequence[int]):
+  """(images, display uint8, labels, names) of a split's examples."""
+  config = model.config
+  split = split or config.eval_split
+  batch = input_pipeline.load_examples(config, split, indices)
+  images = np.asarray(batch.images, np.float32)
+  return (images, input_pipeline.to_display(images, config),
+          np.asarray(batch.labels, np.int32),
+          [f'{split}_{i}' for i in indices])
+
+
+def _file_images(model, paths: Sequence[str], labels: Sequence[int] | None):
+  loaded = correspondence.load_image_files(paths, model.config)
+  if labels is None or len(labels) != len(paths):
+    raise ZfjaxError(f'give one --labels entry (class index) per image file; '
+                     f'{len(paths)} files, labels {labels}')
+  return (loaded.images, loaded.display, np.asarray(labels, np.int32),
+          [os.path.splitext(os.path.basename(p))[0] for p in paths])
+
+
+def _add_image_choice(parser: argparse.ArgumentParser,
+                      default_indices: str) -> None:
+  parser.add_argument('--split', help='split of the run\'s data set '
+                      '(default: config.eval_split)')
+  parser.add_argument('--indices', type=_int_list, default=default_indices,
+                      metavar='I,I,...',
+                      help=f'examples of the split (default {default_indices})')
+  parser.add_argument('--files', nargs='+', metavar='IMAGE',
+                      help='your JPEG/PNG files instead (centre-cropped like '
+                      'evaluation inputs); needs --labels')
+  parser.add_argument('--labels', type=_int_list, metavar='L,L,...',
+                      help='true class index of each --files image')
+
+
+def _images(args, model):
+  if args.files:
+    return _file_images(model, args.files, args.labels)
+  return _split_images(model, args.split, args.indices)
+
+
+def add_occlusion_arguments(parser: argparse.ArgumentParser) -> None:
+  _add_image_choice(parser, '0,1,2')
+  parser.add_argument('--size', type=int, help='square side in pixels '
+                      '(default: 50 at 224, scaled to the input size)')
+  parser.add_argument('--stride', type=int, help='square step in pixels '
+                      '(default: 8 at 224, scaled)')
+  parser.add_argument('--layer', help='conv layer of panels (b), (c) '
+                      '(default: the last conv layer)')
+  parser.add_argument('--chunk_size', type=int, default=64,
+                      help='occluded images per jitted call (memory bound)')
+
+
+def occlusion_command(args, model, out_dir: pathlib.Path) -> list:
+  """ZF Fig. 7 per image: (a) the image with the square, (b) total activation
+  of the strongest map of the top conv layer per square position, (c) that
+  map's deconvnet projection, (d) p(true class), (e) the most probable label.
+  Also occlusion.csv with every position's numbers."""
+  images, display, labels, names = _images(args, model)
+  result = occlusion.occlusion_sweep(
+      model.params, images, model.spec, labels=labels, size=args.size,
+      stride=args.stride, layer=args.layer, chunk_size=args.chunk_size,
+      progress=True)
+  _, trace = models.forward_trace(model.params, images, model.spec)
+  projections = deconv.normalize_for_display(deconv.project_map(
+      model.params, trace, model.spec, result.layer, result.channel,
+      image_size=images.shape[1]))
+  class_names = _label_names(model)
+  paths = [pathlib.Path(occlusion_figure(
+      out_dir / f'occlusion_{name}.png', display[n], result, n,
+      projections[n], class_names)) for n, name in enumerate(names)]
+  paths.append(pathlib.Path(write_occlusion_csv(out_dir / 'occlusion.csv',
+                                                result, names)))
+  if args.npz:
+    np.savez_compressed(out_dir / 'occlusion.npz', **result._asdict())
+    paths.append(out_dir / 'occlusion.npz')
+  return paths
+
+
+def add_invariance_arguments(parser: argparse.ArgumentParser) -> None:
+  _add_image_choice(parser, '0,1,2,3,4')
+  parser.add_argument('--transforms', nargs='+', default=list(
+      invariance.TRANSFORMS), choices=invariance.TRANSFORMS,
+                      help='which sweeps (default: all three)')
+  parser.add_argument('--layers', nargs='+', metavar='LAYER',
+                      help='feature layers (default: the first and the top '
+                      'hidden layer, the paper\'s 1 and 7)')
+  parser.add_argument('--method', choices=('render', 'resample'),
+                      help='render: redraw the built-in scenes with the '
+                      'object moved (default for zfjax_shapes); resample: '
+                      'transform the image pixels (default otherwise)')
+
+
+def invariance_command(args, model, out_dir: pathlib.Path) -> list:
+  """ZF Fig. 5: relative feature distance at two layers and p(true class)
+  against vertical translation, scale and rotation; invariance.png and
+  invariance.csv."""
+  config = model.config
+  method = args.method or ('render' if config.dataset == 'zfjax_shapes'
+                           and not args.files else 'resample')
+  if method == 'render' and (args.files or config.dataset != 'zfjax_shapes'):
+    raise ZfjaxError('--method render redraws built-in scenes; use '
+                     '--method resample for image files or other data sets')
+  if method == 'resample':
+    images, _, labels, names = _images(args, model)
+    # Every input, file or split, had the centre of the mean image removed.
+    offset = (config.resize_size - config.crop_size) // 2
+    mean = input_pipeline.mean_image(config)[
+        offset:offset + config.crop_size, offset:offset + config.crop_size]
+  else:
+    split = args.split or config.eval_split
+    names = [f'{split}_{i}' for i in args.indices]
+  curves, strips = [], []
+  for transform in args.transforms:
+    amounts = invariance.default_amounts(transform, config.crop_size)
+    if method == 'render':
+      images, moved, labels = invariance.render_transformed(
+          config, split, args.indices, transform, amounts)
+    else:
+      moved = invariance.transform_images(images, amounts,
+                                          transform=transform, mean=mean)
+    curves.append(invariance.invariance_curves(
+        model.params, model.spec, images, moved, labels,
+        transform=transform, amounts=amounts, layers=args.layers,
+        progress=True))
+    steps = strip_steps(len(amounts), 5)
+    strips.append(input_pipeline.to_display(moved[0, steps], config))
+  paths = [pathlib.Path(invariance_figure(out_dir / 'invariance.png', curves,
+                                          strips, names)),
+           pathlib.Path(write_invariance_csv(out_dir / 'invariance.csv',
+                                             curves, names))]
+  for curve in curves:
+    summary = ', '.join(
+        f'{layer} {curve.distance[k].mean(0).max():.2f}'
+        for k, layer in enumerate(curve.layers))
+    print(f'{curve.transform}: largest mean distance {summary}; mean '
+          f'p(true) {curve.p_true.mean(0).min():.2f} to '
+          f'{curve.p_true.mean(0).max():.2f}')
+  return paths
+
+
+def add_correspondence_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--parts_file', help='JSON or CSV file describing your '
+                      'images and their parts (see the README); default: the '
+                      'built-in face-like class')
+  parser.add_argument('--mask_size', type=int, help='side in file pixels of '
+                      'the square masked around a keypoint')
+  parser.add_argument('--class_name', help='built-in face class (default: '
+                      'the first, eyes and nose)')
+  parser.add_argument('--parts', nargs='+', help='built-in parts to mask '
+                      '(default: every part smaller than a quarter of the '
+                      'object)')
+  parser.add_argument('--split', help='split of the built-in images '
+                      '(default: config.eval_split)')
+  parser.add_argument('--num_images', type=int, default=40,
+                      help='built-in images to draw the sets from')
+  parser.add_argument('--set_size', type=int, default=5,
+                      help='images per set (the paper: 5)')
+  parser.add_argument('--num_sets', type=int, default=10,
+                      help='seeded draws of the set, pairs pooled')
+  parser.add_argument('--layers', nargs='+', metavar='LAYER',
+                      help='feature layers (default: the last conv and the '
+                      'top hidden layer, the paper\'s 5 and 7)')
+  parser.add_argument('--seed', type=int, default=0)
+
+
+def correspondence_command(args, model, out_dir: pathlib.Path) -> list:
+  """ZF Table 1: sign consistency of the feature change when the same part
+  is masked in different images, against random masks on the object.
+  Prints the table; writes correspondence.csv and correspondence.txt."""
+  if args.parts_file:
+    data = correspondence.load_part_file(args.parts_file, model.config,
+                                         mask_size=args.mask_size)
+    num_sets = 1 if len(data.images) == args.set_size else args.num_sets
+  else:
+    data = correspondence.builtin_faces(
+        model.config, class_name=args.class_name, split=args.split,
+        num_images=args.num_images, parts=args.parts)
+    num_sets = args.num_sets
+  table = correspondence.correspondence_table(
+      model.params, model.spec, data, layers=args.layers,
+      set_size=args.set_size, num_sets=num_sets, seed=args.seed)
+  text = correspondence.format_table(table)
+  print(text)
+  txt = out_dir / 'correspondence.txt'
+  txt.write_text(text + '\n')
+  return [pathlib.Path(write_correspondence_csv(
+      out_dir / 'correspondence.csv', table)), txt]

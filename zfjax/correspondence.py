@@ -29,14 +29,19 @@ random row pools P times as many pairs as a part row.
 
 from __future__ import annotations
 
+import csv
 import functools
-from typing import NamedTuple
+import json
+import os
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from zfjax import input_pipeline
 from zfjax import models
+from zfjax import shapes
 from zfjax.errors import ZfjaxError
 from zfjax.occlusion import fill_box
 from zfjax.specs import Spec
@@ -194,3 +199,221 @@ def format_table(table: CorrespondenceTable) -> str:
                f'set(s) of {table.set_size} images; fraction of feature '
                f'dimensions whose change differs in sign)')
   return '\n'.join(lines)
+
+
+# ------------------------------------------------------------------ inputs
+
+
+class LoadedImages(NamedTuple):
+  """Image files preprocessed like evaluation inputs (centre crop).
+
+  images: (N, C, C, 3) float32 mean-subtracted; display: (N, C, C, 3) uint8.
+  scale: (N,) model pixels per file pixel; shift: (N, 2) so that a file
+  pixel coordinate (y, x) lands at (y, x) * scale - shift in the model input.
+  """
+  images: np.ndarray
+  display: np.ndarray
+  scale: np.ndarray
+  shift: np.ndarray
+
+
+def load_image_files(paths: Sequence[str], config) -> LoadedImages:
+  """JPEG or PNG files -> model inputs, as `input_pipeline` makes them: the
+  central square resized to config.resize_size, the centre crop of
+  config.crop_size, the training mean image subtracted."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  resize, crop = config.resize_size, config.crop_size
+  mean = input_pipeline.mean_image(config)
+  margin = (resize - crop) // 2
+  images, scales, shifts = [], [], []
+  for path in paths:
+    if not os.path.isfile(path):
+      raise ZfjaxError(f'image file {path} does not exist')
+    with open(path, 'rb') as f:
+      encoded = f.read()
+    if encoded[:2] == b'\xff\xd8':
+      image_format = 'jpeg'
+    elif encoded[:8] == b'\x89PNG\r\n\x1a\n':
+      image_format = 'png'
+    else:
+      raise ZfjaxError(f'{path} is neither JPEG nor PNG; convert it first')
+    shape = tf.io.decode_image(encoded, channels=3,
+                               expand_animations=False).shape
+    side = min(shape[0], shape[1])
+    square = input_pipeline.decode_square(tf.constant(encoded), resize,
+                                          image_format)
+    images.append(input_pipeline.centre_crop(np.asarray(square), mean, crop))
+    scale = resize / side
+    scales.append(scale)
+    shifts.append([(shape[0] - side) // 2 * scale + margin,
+                   (shape[1] - side) // 2 * scale + margin])
+  images = np.stack(images).astype(np.float32)
+  return LoadedImages(images, input_pipeline.to_display(images, config),
+                      np.array(scales), np.array(shifts))
+
+
+def to_model_boxes(boxes: np.ndarray, scale: np.ndarray, shift: np.ndarray,
+                   size: int) -> np.ndarray:
+  """File-pixel boxes (N, K, 4) -> model-input boxes, int32, clipped to
+  [0, size]; a box keeps every model pixel it touches."""
+  boxes = np.asarray(boxes, np.float64)
+  scale = np.asarray(scale, np.float64)[:, None, None]
+  shift = np.tile(np.asarray(shift, np.float64), 2)[:, None, :]
+  moved = boxes * scale - shift
+  out = np.concatenate([np.floor(moved[..., :2]), np.ceil(moved[..., 2:])],
+                       axis=-1)
+  return np.clip(out, 0, size).astype(np.int32)
+
+
+def builtin_faces(config, *, class_name: str | None = None,
+                  split: str | None = None, num_images: int = 50,
+                  parts: Sequence[str] | None = None) -> PartImages:
+  """Images of one face-like class of the built-in data set with the boxes
+  of its parts, from the generator's ground truth.
+
+  class_name: one of `shapes.FACE_CLASSES` (default the first, whose parts
+  are two eyes and a nose, as the paper's dogs). parts: which named parts to
+  mask (default: every part whose box is on average at most a quarter of
+  the object's box, i.e. not the head outline). num_images: the first that
+  many examples of the class in `split` (default config.eval_split).
+  """
+  if config.dataset != 'zfjax_shapes':
+    raise ZfjaxError('builtin_faces needs the built-in data set; for other '
+                     'images describe their parts in a JSON or CSV file')
+  face_names = [shapes.CLASS_NAMES[c] for c in shapes.FACE_CLASSES]
+  class_name = face_names[0] if class_name is None else class_name
+  if class_name not in face_names:
+    raise ZfjaxError(f"class '{class_name}' has no face parts; choose one of "
+                     f"{', '.join(face_names)}")
+  label = shapes.CLASS_NAMES.index(class_name)
+  split = split or config.eval_split
+  available = input_pipeline.dataset_info(config).split_sizes[split]
+  # Labels cycle through the classes: example i has label i mod NUM_CLASSES.
+  indices = np.arange(label, available, shapes.NUM_CLASSES)[:num_images]
+  if len(indices) < 2:
+    raise ZfjaxError(f'the {split} split holds {len(indices)} {class_name} '
+                     f'images; prepare more (config.shapes.num_eval)')
+  raw = input_pipeline.load_raw_examples(config, split, indices)
+  if (raw.labels != label).any():
+    raise ZfjaxError(f'the {split} split is not in class-cycling order; '
+                     f'prepare it again')
+  inputs = input_pipeline.load_examples(config, split, indices)
+  names = shapes.PART_NAMES[label]
+  part_boxes = raw.part_boxes[:, :len(names)]
+  object_boxes = raw.boxes
+  if parts is None:
+    def area(b):
+      return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    ratio = area(part_boxes).mean(0) / area(object_boxes).mean()
+    parts = [n for n, r in zip(names, ratio) if r <= 0.25]
+  unknown = [p for p in parts if p not in names]
+  if unknown or not parts:
+    raise ZfjaxError(f"class '{class_name}' has parts {', '.join(names)}; "
+                     f'got {list(parts)}')
+  chosen = [names.index(p) for p in parts]
+  stored = raw.images.shape[1]
+  scale = np.full(len(indices), config.resize_size / stored)
+  shift = np.full((len(indices), 2),
+                  (config.resize_size - config.crop_size) // 2, np.float64)
+  boxes = to_model_boxes(np.concatenate(
+      [part_boxes[:, chosen], object_boxes[:, None]], axis=1), scale, shift,
+                         config.crop_size)
+  return PartImages(np.asarray(inputs.images, np.float32), tuple(parts),
+                    boxes[:, :-1], boxes[:, -1], raw.labels)
+
+
+def _keypoint_box(values: Sequence[float], mask_size: int | None,
+                  where: str) -> list[float]:
+  if len(values) == 4:
+    return list(values)
+  if len(values) == 2:
+    if not mask_size:
+      raise ZfjaxError(f'{where}: a keypoint (y, x) needs a mask size; give '
+                       f'"mask_size" in the file or --mask_size')
+    y, x = values
+    return [y - mask_size / 2, x - mask_size / 2, y + mask_size / 2,
+            x + mask_size / 2]
+  raise ZfjaxError(f'{where}: expected a box [y0, x0, y1, x1] or a keypoint '
+                   f'[y, x], got {list(values)}')
+
+
+def _read_part_file(path: str) -> tuple[list[dict], int | None]:
+  """Entries {path, label, object, parts: {name: values}} of a JSON or CSV
+  part file, and its mask size."""
+  if not os.path.isfile(path):
+    raise ZfjaxError(f'part file {path} does not exist')
+  try:
+    if path.lower().endswith('.json'):
+      with open(path) as f:
+        spec = json.load(f)
+      return list(spec['images']), spec.get('mask_size')
+    entries = {}
+    with open(path, newline='') as f:
+      for row in csv.DictReader(f):
+        entry = entries.setdefault(row['path'], {
+            'path': row['path'], 'label': None, 'object': None, 'parts': {}})
+        values = [float(row[k]) for k in ('y0', 'x0', 'y1', 'x1')
+                  if row.get(k) not in (None, '')]
+        if row.get('label') not in (None, ''):
+          entry['label'] = int(row['label'])
+        if row['part'] == 'object':
+          entry['object'] = values
+        else:
+          entry['parts'][row['part']] = values
+    return list(entries.values()), None
+  except (KeyError, ValueError, TypeError, json.JSONDecodeError) as e:
+    raise ZfjaxError(f'cannot read part file {path} ({type(e).__name__}: '
+                     f'{e}); see the README for its JSON and CSV forms'
+                     ) from None
+
+
+def load_part_file(path: str, config, *,
+                   mask_size: int | None = None) -> PartImages:
+  """Your images and their parts, from a JSON or CSV file.
+
+  JSON: {"mask_size": 20, "images": [{"path": "dog1.jpg", "label": 3,
+  "object": [y0, x0, y1, x1], "parts": {"left_eye": [y, x], "nose":
+  [y0, x0, y1, x1], ...}}, ...]}. CSV with header path,part,y0,x0,y1,x1
+  (and optionally label): one row per part; a keypoint leaves y1,x1 empty;
+  a row with part "object" gives the object box. Coordinates are pixels of
+  the file (rows down), boxes end-exclusive; a keypoint becomes a square of
+  `mask_size` file pixels (argument, else the JSON's "mask_size"). Relative
+  paths are relative to the part file. Every image must name the same parts;
+  without an object box, random masks go anywhere in the image. Labels are
+  optional (-1).
+  """
+  entries, file_mask = _read_part_file(path)
+  mask_size = mask_size or file_mask
+  if len(entries) < 2:
+    raise ZfjaxError(f'{path} describes {len(entries)} image(s); the '
+                     f'analysis compares pairs, give at least 2')
+  names = tuple(entries[0]['parts'])
+  root = os.path.dirname(os.path.abspath(path))
+  boxes, files = [], []
+  for entry in entries:
+    where = f"{path}: {entry['path']}"
+    if tuple(entry['parts']) != names and set(entry['parts']) == set(names):
+      entry['parts'] = {n: entry['parts'][n] for n in names}
+    if tuple(entry['parts']) != names:
+      raise ZfjaxError(f'{where} names parts {list(entry["parts"])}, the '
+                       f'first image {list(names)}; every image needs the '
+                       f'same parts')
+    files.append(os.path.join(root, entry['path']))
+    row = [_keypoint_box(entry['parts'][n], mask_size, f'{where} {n}')
+           for n in names]
+    row.append(entry.get('object') or [-1e9, -1e9, 1e9, 1e9])
+    boxes.append(row)
+  loaded = load_image_files(files, config)
+  boxes = to_model_boxes(np.array(boxes), loaded.scale, loaded.shift,
+                         config.crop_size)
+  empty = (boxes[:, :-1, 2] <= boxes[:, :-1, 0]) | (
+      boxes[:, :-1, 3] <= boxes[:, :-1, 1])
+  if empty.any():
+    i, p = np.argwhere(empty)[0]
+    raise ZfjaxError(f'{files[i]}: part {names[p]} falls outside the centre '
+                     f'crop the model sees; move it or use other images')
+  labels = np.array([-1 if e.get('label') is None else int(e['label'])
+                     for e in entries], np.int32)
+  return PartImages(loaded.images, names, boxes[:, :-1], boxes[:, -1],
+                    labels)

@@ -19,14 +19,16 @@ pooling; fc: after the ReLU).
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from zfjax import input_pipeline
 from zfjax import models
+from zfjax import shapes
 from zfjax.errors import ZfjaxError
 from zfjax.specs import Spec
 
@@ -205,3 +207,52 @@ def invariance_curves(params: models.Params, spec: Spec,
       distance=np.array(distance, np.float32),
       p_true=np.take_along_axis(probs, labels[:, None, None], -1)[..., 0],
       top_label=probs.argmax(-1).astype(np.int32), labels=labels)
+
+
+def model_inputs(images: np.ndarray, config) -> np.ndarray:
+  """Rendered uint8 images (..., S, S, 3) -> evaluation inputs (..., C, C,
+  3): resized to config.resize_size if S differs, centre crop, mean off."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  lead, size = images.shape[:-3], images.shape[-2]
+  flat = images.reshape((-1,) + images.shape[-3:]).astype(np.float32)
+  if size != config.resize_size:
+    flat = tf.image.resize(flat, [config.resize_size] * 2,
+                           antialias=True).numpy()
+  mean = input_pipeline.mean_image(config)
+  crops = np.stack([input_pipeline.centre_crop(image, mean, config.crop_size)
+                    for image in flat])
+  return crops.reshape(lead + crops.shape[1:]).astype(np.float32)
+
+
+def render_transformed(config, split: str, indices: Sequence[int],
+                       transform: str, amounts: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """Built-in examples re-rendered with their object transformed.
+
+  Only the object moves (background and noise stay), by `amounts` in model
+  input pixels (translate), factors (scale) or degrees (rotate), about the
+  object's own centre. Returns (originals (N, C, C, 3), transformed (N, S,
+  C, C, 3), labels (N,)) as evaluation inputs.
+  """
+  check_transform(transform)
+  if config.dataset != 'zfjax_shapes':
+    raise ZfjaxError('re-rendering needs the built-in data set; use '
+                     'transform_images for other images')
+  size, seed = config.shapes.image_size, config.shapes.seed
+  # Translations are given in model pixels; the scene is drawn at `size`.
+  to_render = size / config.resize_size
+  originals, moved, labels = [], [], []
+  for index in indices:
+    _, label, scene = shapes.example(split, int(index), size, seed=seed)
+    originals.append(shapes.render(scene, size).image)
+    steps = []
+    for amount in np.asarray(amounts, np.float64):
+      kwargs = {'translate': {'dy': amount * to_render},
+                'scale': {'scale': amount},
+                'rotate': {'angle_deg': amount}}[transform]
+      steps.append(shapes.render(scene, size, **kwargs).image)
+    moved.append(steps)
+    labels.append(label)
+  return (model_inputs(np.stack(originals), config),
+          model_inputs(np.stack(moved), config), np.array(labels, np.int32))
