@@ -137,13 +137,20 @@ def test_top_patches_crop_whole_projections_and_image_patches(data):
   position = {int(i): n for n, i in enumerate(index)}
   display = np.clip(images + 128, 0, 255).astype(np.uint8)
 
+  requests = []
+
   def load(split_indices):
+    requests.append(np.asarray(split_indices))
     rows = [position[int(i)] for i in split_indices]
     return images[rows], display[rows]
 
   channels = [3, 0, 17]
   got = topk.top_patches(params, SPEC, 'conv2', top, channels, load,
-                         image_size=SIZE, chunk_size=5)
+                         image_size=SIZE, chunk_size=3, load_size=5)
+  # Loads of at most load_size, in increasing image index: one sweep.
+  asked = np.concatenate(requests)
+  assert max(map(len, requests)) <= 5 and np.all(np.diff(asked) >= 0)
+  assert sorted(asked) == sorted(top.index[channels].ravel())
   side = min(specs.receptive_fields(SPEC)['conv2'].size, SIZE)
   assert got.projections.shape == (3, 4, side, side, 3)
   assert got.patches.shape == (3, 4, side, side, 3)

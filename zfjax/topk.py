@@ -166,12 +166,16 @@ ImageLoader = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 def top_patches(params: models.Params, spec: Spec, layer: str,
                 top: TopActivations, channels: Iterable[int],
                 load: ImageLoader, *, image_size: int | None = None,
-                chunk_size: int = 32, grey: int = 128) -> TopPatches:
+                chunk_size: int = 32, load_size: int = 512,
+                grey: int = 128) -> TopPatches:
   """Projects and crops the top-k of the given maps of `layer`.
 
-  Images are reloaded by `load` a chunk at a time (memory stays at one
-  chunk of full images plus the crops); each is run forward and the stored
-  activation projected with every other activation of the layer zeroed.
+  The images are reloaded by `load`, `load_size` selections per call in
+  increasing image index, so a loader that streams the range of the split
+  holding the asked indices reads the split about once in all, and memory
+  holds one load of full images plus the crops. Each image is run forward
+  and its stored activation projected with every other activation of the
+  layer zeroed, `chunk_size` images per deconvnet call.
   """
   deconv.check_conv_layer(spec, layer)
   size = spec.image_size if image_size is None else image_size
@@ -179,25 +183,27 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
   num_maps = top.value.shape[0]
   if np.any((channels < 0) | (channels >= num_maps)):
     raise ZfjaxError(f'{layer} has maps 0..{num_maps - 1}; got '
-                            f'{channels.tolist()}')
-  sel = TopActivations(*(a[channels] for a in top))
-  k = sel.value.shape[1]
+                     f'{channels.tolist()}')
+  sel = TopActivations(*(a[channels].ravel() for a in top))
+  k = top.value.shape[1]
   chan = np.repeat(channels, k)
-  windows = patch_windows(spec, layer, sel.y.ravel(), sel.x.ravel(), size)
+  windows = patch_windows(spec, layer, sel.y, sel.x, size)
   p = min(receptive_fields(spec)[layer].size, size)
   projections = np.zeros((len(chan), p, p, 3), np.float32)
   patches = np.full((len(chan), p, p, 3), grey, np.uint8)
-  filled = np.flatnonzero(sel.index.ravel() >= 0)
-  for start in tqdm.trange(0, len(filled), chunk_size, unit='chunk',
+  filled = np.flatnonzero(sel.index >= 0)
+  by_image = filled[np.argsort(sel.index[filled], kind='stable')]
+  for start in tqdm.trange(0, len(by_image), load_size, unit='load',
                            desc=f'projecting {layer} top-{k}'):
-    rows = filled[start:start + chunk_size]
-    images, display = load(sel.index.ravel()[rows])
-    proj = deconv.project_in_chunks(
-        params, images, spec, layer, chan[rows], sel.y.ravel()[rows],
-        sel.x.ravel()[rows], chunk_size=chunk_size)
+    rows = by_image[start:start + load_size]
+    images, display = load(sel.index[rows])
+    proj = deconv.project_in_chunks(params, images, spec, layer, chan[rows],
+                                    sel.y[rows], sel.x[rows],
+                                    chunk_size=chunk_size)
     projections[rows] = crop(proj, windows[rows])
     patches[rows] = crop(display, windows[rows])
   shape = (len(channels), k)
-  return TopPatches(channels, *sel, projections.reshape(shape + (p, p, 3)),
+  return TopPatches(channels, *(a.reshape(shape) for a in sel),
+                    projections.reshape(shape + (p, p, 3)),
                     patches.reshape(shape + (p, p, 3)),
                     windows.reshape(shape + (4,)))
