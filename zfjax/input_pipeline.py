@@ -15,7 +15,7 @@ Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
   dataset:        'imagenet2012' or 'zfjax_shapes'.
   data_dir:       TFDS data directory; None = TFDS's (~/tensorflow_datasets).
   manual_dir:     where ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar
-                  are; None = <data_dir>/downloads/manual.
+                  are; None or absent = <data_dir>/downloads/manual.
   resize_size:    side of the resized central square (256; for zfjax_shapes
                   its rendered size, 64).
   crop_size:      side of the crops fed to the model (224; for zfjax_shapes
@@ -49,7 +49,6 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
-from zfjax import shapes  # noqa: E402
 from zfjax import shapes_dataset  # noqa: E402
 from zfjax.errors import ZfjaxError  # noqa: E402
 
@@ -237,18 +236,23 @@ def _check_config(config) -> None:
                      f'positive multiple of the {jax.process_count()} processes')
 
 
-def _manual_dir(config) -> str:
-  if config.manual_dir:
-    return os.fspath(config.manual_dir)
-  data_dir = config.data_dir or tfds.core.constants.DATA_DIR
-  return os.path.join(os.path.expanduser(data_dir), 'downloads', 'manual')
+def _missing_tars(config) -> tuple[str, list[str]]:
+  """(manual dir, the ImageNet tars not in it)."""
+  manual_dir = config.get('manual_dir')
+  if not manual_dir:
+    data_dir = config.data_dir or tfds.core.constants.DATA_DIR
+    manual_dir = os.path.join(os.path.expanduser(data_dir), 'downloads',
+                              'manual')
+  manual_dir = os.fspath(manual_dir)
+  return manual_dir, [t for t in IMAGENET_TARS
+                      if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
 
 
 def _prepare_command(config) -> str:
   command = 'python -m zfjax.input_pipeline --dataset=imagenet2012'
   if config.data_dir:
     command += f' --data_dir={config.data_dir}'
-  if config.manual_dir:
+  if config.get('manual_dir'):
     command += f' --manual_dir={config.manual_dir}'
   return command
 
@@ -266,9 +270,7 @@ def _builder(config) -> tfds.core.DatasetBuilder:
     return builder
   builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
   if not builder.is_prepared():
-    manual_dir = _manual_dir(config)
-    missing = [t for t in IMAGENET_TARS
-               if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
+    manual_dir, missing = _missing_tars(config)
     if missing:
       raise ZfjaxError(f'ImageNet 2012 is not prepared: put {" and ".join(missing)}'
                        f' in {manual_dir}, then run `{_prepare_command(config)}`')
@@ -590,9 +592,7 @@ def prepare(config) -> None:
   """
   _check_config(config)
   if config.dataset == 'imagenet2012':
-    manual_dir = _manual_dir(config)
-    missing = [t for t in IMAGENET_TARS
-               if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
+    manual_dir, missing = _missing_tars(config)
     if missing:
       raise ZfjaxError(f'put {" and ".join(missing)} in {manual_dir} (or pass '
                        f'--manual_dir) to prepare ImageNet 2012')
