@@ -54,7 +54,8 @@ def batches(images, index, batch_size):
 
 def brute_force_top(acts, index, k):
   """Per map: each image's max and its first argmax, sorted by value
-  descending, stable in stream order; slots past the data are empty."""
+  descending, stable in stream order, images where the map never exceeds
+  zero left out; slots past those are empty."""
   n, h, w, c = acts.shape
   flat = acts.reshape(n, h * w, c)
   best, where = flat.max(axis=1), flat.argmax(axis=1)
@@ -63,7 +64,8 @@ def brute_force_top(acts, index, k):
           ('x', np.int32)]}
   out['value'][:], out['index'][:] = -np.inf, -1
   for ch in range(c):
-    order = sorted(range(n), key=lambda i: -best[i, ch])[:k]
+    fired = [i for i in range(n) if best[i, ch] > 0]
+    order = sorted(fired, key=lambda i: -best[i, ch])[:k]
     m = len(order)
     out['value'][ch, :m] = best[order, ch]
     out['index'][ch, :m] = index[order]
@@ -96,15 +98,20 @@ def test_scan_equals_brute_force_sort(data, k, batch_size):
     assert got.index.dtype == np.int64
 
 
-def test_ties_go_to_the_image_seen_first():
-  top = topk._empty(2, 3)  # pylint: disable=protected-access
-  acts = jnp.zeros((4, 2, 2, 2)).at[1, 1, 0, 0].set(5.0)
+def test_ties_go_to_the_image_seen_first_and_silent_maps_stay_empty():
+  top = topk._empty(3, 3)  # pylint: disable=protected-access
+  acts = jnp.ones((4, 2, 2, 3)).at[1, 1, 0, 0].set(5.0)
+  acts = acts.at[2, :, :, 1].set(0.0).at[:, :, :, 2].set(-1.0)
   mask = jnp.array([True, True, True, False])
   top = topk.merge(top, acts, mask, jnp.array([7, 3, 9, -1]))
-  top = topk.merge(top, jnp.zeros((4, 2, 2, 2)), jnp.ones(4, bool),
-                   jnp.array([1, 2, 4, 5]))
-  np.testing.assert_array_equal(top.index, [[3, 7, 9], [7, 3, 9]])
-  np.testing.assert_array_equal(top.value, [[5, 0, 0], [0, 0, 0]])
+  np.testing.assert_array_equal(top.index, [[3, 7, 9], [7, 3, -1],
+                                            [-1, -1, -1]])
+  top = topk.merge(top, jnp.ones((4, 2, 2, 3)).at[..., 2].set(0.0),
+                   jnp.ones(4, bool), jnp.array([1, 2, 4, 5]))
+  np.testing.assert_array_equal(top.index, [[3, 7, 9], [7, 3, 1],
+                                            [-1, -1, -1]])
+  np.testing.assert_array_equal(top.value[:2], [[5, 1, 1], [1, 1, 1]])
+  assert np.all(np.isneginf(top.value[2]))
   np.testing.assert_array_equal(top.y[0], [1, 0, 0])
 
 

@@ -139,8 +139,11 @@ def test_top9_command_writes_grids_and_arrays(workdir, capsys):
     p = min(specs.receptive_fields(spec)[layer].size, 28)
     assert arrays['projections'].shape == (3, 9, p, p, 3)
     index = arrays['index']
-    assert np.all((index >= 0) & (index < config.shapes.num_eval))
-    assert all(len(set(row)) == 9 for row in index)  # one per image
+    assert np.all((index >= -1) & (index < config.shapes.num_eval))
+    assert (index >= 0).mean() > 0.5
+    for row in index:  # at most one per image, filled slots first
+      filled = row[row >= 0]
+      assert len(set(filled)) == len(filled) and np.all(row[len(filled):] < 0)
     assert np.all(np.diff(arrays['value'], axis=1) <= 0)
     # Pixel size: 3 maps in one column of blocks (about sqrt(maps / 2)
     # columns), cells enlarged to >= 48 px, a caption band on top.
@@ -166,7 +169,7 @@ def test_filters_and_evolution_commands(workdir, capsys):
   p = min(specs.receptive_fields(specs.zfnet_small())['conv2'].size, 28)
   assert arrays['projections'].shape == (2, 2, p, p, 3)
   assert arrays['epochs'].tolist() == [1, 2]
-  assert np.all((arrays['index'] >= 0) & (arrays['index'] < 16))
+  assert np.all((arrays['index'] >= -1) & (arrays['index'] < 16))
   image = png(pathlib.Path(wd) / 'figures' / 'evolution_conv2.png')
   cell = p * grids.display_factor(p, 64)
   assert image.shape[1] == 2 * cell + grids.GAP and image.std() > 10

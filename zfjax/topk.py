@@ -2,8 +2,8 @@
 
 `scan` streams batches once and keeps, per feature map of each requested
 conv layer, the k largest activations -- at most one per image, the image's
-maximum over the map's positions (ZF Fig. 2) -- with the image's index in
-its split and the position. The running state is (C, k) per layer, so memory
+maximum over the map's positions (ZF Fig. 2), and only where the map fires
+(maximum > 0) -- with the image's index in its split and the position. The running state is (C, k) per layer, so memory
 does not grow with the data set. `top_patches` then reloads those images,
 projects each activation through the deconvnet and crops the same window
 around its receptive field from the projection and from the image.
@@ -30,8 +30,9 @@ class TopActivations(NamedTuple):
 
   All (C, k), strongest first; ties go to the image seen first. value:
   float32 activation (the map's maximum in that image), -inf in slots not
-  filled (fewer than k images seen); index: int64 position of the image in
-  its split, -1 in unfilled slots; y, x: int32 position of that maximum in
+  filled (fewer than k images in which the map fires, i.e. has a maximum
+  > 0); index: int64 position of the image in its split, -1 in unfilled
+  slots; y, x: int32 position of that maximum in
   the map (first maximum in row-major order).
   """
   value: np.ndarray
@@ -59,25 +60,28 @@ def merge(top: TopActivations, acts: jax.Array, mask: jax.Array,
   """The running top-k after one more batch of activations.
 
   top: (C, k) arrays; acts: (B, H, W, C) activations of B images; mask: (B,)
-  bool, padding rows never enter; index: (B,) int32 image indices.
+  bool, padding rows never enter; index: (B,) int32 image indices. An image
+  enters a map's list only where that map fires in it (maximum > 0): a map
+  that is zero everywhere says nothing about the image.
   """
   b, h, w, c = acts.shape
   k = top.value.shape[1]
   flat = acts.reshape(b, h * w, c)
-  best = jnp.where(mask[:, None], flat.max(axis=1), -jnp.inf)  # (B, C)
+  best = flat.max(axis=1)  # (B, C)
+  fired = mask[:, None] & (best > 0)
   where = flat.argmax(axis=1)
-  index = jnp.where(mask, index, -1)
   # The running entries come first so that lax.top_k, which prefers lower
   # positions among equal values, keeps earlier images on ties.
-  values = jnp.concatenate([top.value, best.T], axis=1)
+  values = jnp.concatenate([top.value, jnp.where(fired, best, -jnp.inf).T],
+                           axis=1)
   order = jax.lax.top_k(values, k)[1]
   pick = lambda old, new: jnp.take_along_axis(  # noqa: E731
-      jnp.concatenate([old, new], axis=1), order, axis=1)
+      jnp.concatenate([old, new.T], axis=1), order, axis=1)
   return TopActivations(
-      pick(top.value, best.T),
-      pick(top.index, jnp.broadcast_to(index[None], (c, b))),
-      pick(top.y, (where // w).T.astype(jnp.int32)),
-      pick(top.x, (where % w).T.astype(jnp.int32)))
+      jnp.take_along_axis(values, order, axis=1),
+      pick(top.index, jnp.where(fired, index[:, None], -1)),
+      pick(top.y, (where // w).astype(jnp.int32)),
+      pick(top.x, (where % w).astype(jnp.int32)))
 
 
 @functools.partial(jax.jit, static_argnames=('spec', 'layers'))
