@@ -118,23 +118,44 @@ def test_default_layers_are_layer_5_and_7():
       specs.get_spec('alexnet_remove67')) == ('conv5',)
 
 
-def test_builtin_faces_boxes_are_the_generators(shapes_config):
+@pytest.mark.parametrize('frontal', [False, True])
+def test_builtin_faces_boxes_are_the_generators(shapes_config, frontal):
   """Part and object boxes in model-input pixels: the generator's boxes of
-  the re-rendered scene shifted by the centre crop's margin."""
-  data = correspondence.builtin_faces(shapes_config, num_images=6)
+  the scene shifted by the centre crop's margin; as stored, the images are
+  the evaluation inputs; frontal, the faces are upright and centred."""
+  data = correspondence.builtin_faces(shapes_config, num_images=6,
+                                      frontal=frontal)
   label = shapes.CLASS_NAMES.index('round_face')
   assert data.part_names == ('left_eye', 'right_eye', 'nose')
   assert (data.labels == label).all()
   margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
-  for n in range(6):
-    index = label + n * shapes.NUM_CLASSES
+  indices = label + np.arange(6) * shapes.NUM_CLASSES
+  if not frontal:
+    stored = input_pipeline.load_examples(shapes_config, 'validation',
+                                          indices)
+    np.testing.assert_allclose(data.images, stored.images, atol=1e-3)
+  for n, index in enumerate(indices):
     _, _, scene = shapes.example('validation', index, 64)
+    if frontal:
+      scene = scene._replace(center=np.array([0.5, 0.5]), angle_deg=0.0,
+                             radius=data_radius(shapes_config, indices))
     rendered = shapes.render(scene, 64)
     for p, name in enumerate(data.part_names):
       np.testing.assert_array_equal(data.part_boxes[n, p],
                                     rendered.parts[name] - margin)
     np.testing.assert_array_equal(data.object_boxes[n],
                                   rendered.box - margin)
+  if frontal:
+    # Upright and centred: the eyes level, mirror images about the centre.
+    eyes = data.part_boxes[:, :2]
+    np.testing.assert_array_equal(eyes[:, 0, [0, 2]], eyes[:, 1, [0, 2]])
+    centre = shapes_config.crop_size
+    np.testing.assert_array_equal(eyes[:, 0, 1] + eyes[:, 1, 3], centre)
+
+
+def data_radius(config, indices):
+  return float(np.median([shapes.example('validation', i, 64)[2].radius
+                          for i in indices]))
 
 
 def test_part_files_json_and_csv(shapes_config, tmp_path):

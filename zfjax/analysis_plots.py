@@ -244,7 +244,11 @@ def _split_images(model, split: str | None, indices: Sequence[int]):
 
 def _file_images(model, paths: Sequence[str], labels: Sequence[int] | None):
   loaded = correspondence.load_image_files(paths, model.config)
-  if labels is None or len(labels) != len(paths):
+  if labels is None:
+    # No true class given: follow the model's own unoccluded prediction.
+    labels = np.asarray(models.apply(model.params, loaded.images,
+                                     model.spec)).argmax(-1)
+  if len(labels) != len(paths):
     raise ZfjaxError(f'give one --labels entry (class index) per image file; '
                      f'{len(paths)} files, labels {labels}')
   return (loaded.images, loaded.display, np.asarray(labels, np.int32),
@@ -260,9 +264,10 @@ def _add_image_choice(parser: argparse.ArgumentParser,
                       help=f'examples of the split (default {default_indices})')
   parser.add_argument('--files', nargs='+', metavar='IMAGE',
                       help='your JPEG/PNG files instead (centre-cropped like '
-                      'evaluation inputs); needs --labels')
+                      'evaluation inputs)')
   parser.add_argument('--labels', type=_int_list, metavar='L,L,...',
-                      help='true class index of each --files image')
+                      help='true class index of each --files image (default: '
+                      'the model\'s prediction on it)')
 
 
 def _images(args, model):
@@ -384,6 +389,10 @@ def add_correspondence_arguments(parser: argparse.ArgumentParser) -> None:
                       'object)')
   parser.add_argument('--split', help='split of the built-in images '
                       '(default: config.eval_split)')
+  parser.add_argument('--as_stored', action='store_true',
+                      help='built-in faces at their stored random position, '
+                      'size and tilt (default: re-rendered upright and '
+                      'centred, like the paper\'s frontal-pose dogs)')
   parser.add_argument('--num_images', type=int, default=40,
                       help='built-in images to draw the sets from')
   parser.add_argument('--set_size', type=int, default=5,
@@ -407,7 +416,8 @@ def correspondence_command(args, model, out_dir: pathlib.Path) -> list:
   else:
     data = correspondence.builtin_faces(
         model.config, class_name=args.class_name, split=args.split,
-        num_images=args.num_images, parts=args.parts)
+        num_images=args.num_images, parts=args.parts,
+        frontal=not args.as_stored)
     num_sets = args.num_sets
   table = correspondence.correspondence_table(
       model.params, model.spec, data, layers=args.layers,

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from zfjax import input_pipeline
+from zfjax import invariance
 from zfjax import models
 from zfjax import shapes
 from zfjax.errors import ZfjaxError
@@ -268,7 +269,8 @@ def to_model_boxes(boxes: np.ndarray, scale: np.ndarray, shift: np.ndarray,
 
 def builtin_faces(config, *, class_name: str | None = None,
                   split: str | None = None, num_images: int = 50,
-                  parts: Sequence[str] | None = None) -> PartImages:
+                  parts: Sequence[str] | None = None,
+                  frontal: bool = True) -> PartImages:
   """Images of one face-like class of the built-in data set with the boxes
   of its parts, from the generator's ground truth.
 
@@ -277,6 +279,10 @@ def builtin_faces(config, *, class_name: str | None = None,
   mask (default: every part whose box is on average at most a quarter of
   the object's box, i.e. not the head outline). num_images: the first that
   many examples of the class in `split` (default config.eval_split).
+  frontal: re-render every face upright, at the image centre and at the
+  set's median size (background, colours and the per-example variations of
+  the face kept), the counterpart of the paper's frontal-pose dogs; False
+  takes the examples as stored, at random position, size and tilt.
   """
   if config.dataset != 'zfjax_shapes':
     raise ZfjaxError('builtin_faces needs the built-in data set; for other '
@@ -288,20 +294,27 @@ def builtin_faces(config, *, class_name: str | None = None,
                      f"{', '.join(face_names)}")
   label = shapes.CLASS_NAMES.index(class_name)
   split = split or config.eval_split
-  available = input_pipeline.dataset_info(config).split_sizes[split]
+  sizes = input_pipeline.dataset_info(config).split_sizes
+  if split not in sizes:
+    raise ZfjaxError(f"split '{split}' is not in zfjax_shapes; choose one of "
+                     f"{', '.join(sizes)}")
   # Labels cycle through the classes: example i has label i mod NUM_CLASSES.
-  indices = np.arange(label, available, shapes.NUM_CLASSES)[:num_images]
+  indices = np.arange(label, sizes[split], shapes.NUM_CLASSES)[:num_images]
   if len(indices) < 2:
     raise ZfjaxError(f'the {split} split holds {len(indices)} {class_name} '
                      f'images; prepare more (config.shapes.num_eval)')
-  raw = input_pipeline.load_raw_examples(config, split, indices)
-  if (raw.labels != label).any():
-    raise ZfjaxError(f'the {split} split is not in class-cycling order; '
-                     f'prepare it again')
-  inputs = input_pipeline.load_examples(config, split, indices)
+  size, seed = config.shapes.image_size, config.shapes.seed
+  # The generator re-creates the stored pixels exactly from (seed, index).
+  scenes = [shapes.example(split, int(i), size, seed=seed)[2]
+            for i in indices]
+  if frontal:
+    radius = float(np.median([s.radius for s in scenes]))
+    scenes = [s._replace(center=np.array([0.5, 0.5]), radius=radius,
+                         angle_deg=0.0) for s in scenes]
+  rendered = [shapes.render(s, size) for s in scenes]
   names = shapes.PART_NAMES[label]
-  part_boxes = raw.part_boxes[:, :len(names)]
-  object_boxes = raw.boxes
+  part_boxes = np.array([[r.parts[n] for n in names] for r in rendered])
+  object_boxes = np.array([r.box for r in rendered])
   if parts is None:
     def area(b):
       return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
@@ -312,15 +325,16 @@ def builtin_faces(config, *, class_name: str | None = None,
     raise ZfjaxError(f"class '{class_name}' has parts {', '.join(names)}; "
                      f'got {list(parts)}')
   chosen = [names.index(p) for p in parts]
-  stored = raw.images.shape[1]
-  scale = np.full(len(indices), config.resize_size / stored)
+  scale = np.full(len(indices), config.resize_size / size)
   shift = np.full((len(indices), 2),
                   (config.resize_size - config.crop_size) // 2, np.float64)
   boxes = to_model_boxes(np.concatenate(
       [part_boxes[:, chosen], object_boxes[:, None]], axis=1), scale, shift,
                          config.crop_size)
-  return PartImages(np.asarray(inputs.images, np.float32), tuple(parts),
-                    boxes[:, :-1], boxes[:, -1], raw.labels)
+  images = invariance.model_inputs(np.stack([r.image for r in rendered]),
+                                   config)
+  return PartImages(images, tuple(parts), boxes[:, :-1], boxes[:, -1],
+                    np.full(len(indices), label, np.int32))
 
 
 def _keypoint_box(values: Sequence[float], mask_size: int | None,
