@@ -1,7 +1,8 @@
 """Deconvnet projections per second: 9 images x 256 conv5 maps of ZFNet at 224.
 
   python benchmarks/deconv_projections.py [--images 9] [--layer conv5]
-      [--chunk_sizes 32 128] [--single 24] [--spec zfnet] [--image_size 224]
+      [--chunk_sizes 8 32 128] [--single_per_chunk 2] [--spec zfnet]
+      [--image_size 224]
 
 Random weights (speed does not depend on them) and random images. Each
 selection is the strongest position of one map in one image (the top-9
@@ -10,7 +11,8 @@ is computed once and not timed.
   batched: `deconv.project_units` over chunks of selections, each chunk one
     compiled program (the first chunk compiles and is not timed);
   one at a time: `deconv.project` on a one-image trace, one selection per
-    call (compiled once), timed over `--single` selections and extrapolated.
+    call (compiled once), `--single_per_chunk` calls after each batched
+    chunk, so both rates are measured under the same machine load.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ def main() -> None:
   parser.add_argument('--image_size', type=int, default=224)
   parser.add_argument('--layer', default='conv5')
   parser.add_argument('--images', type=int, default=9)
-  parser.add_argument('--chunk_sizes', type=int, nargs='+', default=[32, 128])
-  parser.add_argument('--single', type=int, default=24,
-                      help='selections timed one at a time')
+  parser.add_argument('--chunk_sizes', type=int, nargs='+', default=[8, 32, 128])
+  parser.add_argument('--single_per_chunk', type=int, default=2,
+                      help='single projections timed after each chunk')
   args = parser.parse_args()
 
   spec = models.get_spec(args.spec, 1000)
@@ -62,38 +64,45 @@ def main() -> None:
   print(f'{args.spec} at {args.image_size} px, {args.layer}: {args.images} '
         f'images x {maps} maps = {total} projections')
 
-  for chunk in args.chunk_sizes:
-    def run(start, chunk=chunk):
-      sl = slice(start, start + chunk)
-      return deconv.project_units(params, trace, spec, args.layer, image[sl],
-                                  channel[sl], y[sl], x[sl],
-                                  image_size=args.image_size)
-    tic = time.perf_counter()
-    run(0).block_until_ready()
-    compile_s = time.perf_counter() - tic
-    tic = time.perf_counter()
-    for start in range(0, total - chunk + 1, chunk):
-      run(start).block_until_ready()
-    done = (total // chunk) * chunk
-    rate = done / (time.perf_counter() - tic)
-    print(f'batched, chunk {chunk}: {rate:.1f} projections/s '
-          f'({total / rate:.1f} s for all {total}; first chunk with '
-          f'compilation {compile_s:.1f} s)')
-
   one_traces = [jax.tree_util.tree_map(lambda a, i=i: a[i:i + 1], trace)
                 for i in range(args.images)]
+
   def single(m):
     return deconv.project(params, one_traces[image[m]], spec, args.layer,
                           channel[m:m + 1], y[m:m + 1], x[m:m + 1],
-                          image_size=args.image_size)
-  single(0).block_until_ready()
-  picks = np.random.default_rng(1).choice(total, args.single, replace=False)
-  tic = time.perf_counter()
-  for m in picks:
-    single(m).block_until_ready()
-  rate = args.single / (time.perf_counter() - tic)
-  print(f'one at a time: {rate:.1f} projections/s (timed over {args.single}; '
-        f'{total / rate:.0f} s for all {total})')
+                          image_size=args.image_size).block_until_ready()
+
+  single(0)
+  picks = iter(np.random.default_rng(1).permutation(np.arange(total)))
+  for chunk in args.chunk_sizes:
+    def batched(start, chunk=chunk):
+      sl = slice(start, start + chunk)
+      return deconv.project_units(
+          params, trace, spec, args.layer, image[sl], channel[sl], y[sl],
+          x[sl], image_size=args.image_size).block_until_ready()
+    tic = time.perf_counter()
+    batched(0)
+    compile_s = time.perf_counter() - tic
+    # Alternate: after each batched chunk, a few single projections, so that
+    # both see the same machine load.
+    spent = {'batched': 0.0, 'single': 0.0}
+    count = {'batched': 0, 'single': 0}
+    for start in range(0, total - chunk + 1, chunk):
+      tic = time.perf_counter()
+      batched(start)
+      spent['batched'] += time.perf_counter() - tic
+      count['batched'] += chunk
+      for _ in range(args.single_per_chunk):
+        tic = time.perf_counter()
+        single(next(picks, 0))
+        spent['single'] += time.perf_counter() - tic
+        count['single'] += 1
+    rate = {k: count[k] / spent[k] for k in spent}
+    print(f'chunk {chunk}: batched {rate["batched"]:.1f} projections/s '
+          f'({total / rate["batched"]:.0f} s for all {total}; first chunk '
+          f'with compilation {compile_s:.1f} s); one at a time '
+          f'{rate["single"]:.1f} projections/s (over {count["single"]}, '
+          f'alternated; {total / rate["single"]:.0f} s for all {total})')
 
 
 if __name__ == '__main__':
