@@ -168,6 +168,8 @@ def top9(args: argparse.Namespace, model: checkpointing.TrainedModel,
   """ZF Fig. 2: per layer, each map's k strongest activations across a split,
   projected (left 3x3 block) beside their receptive-field patches (right)."""
   spec, config = model.spec, model.config
+  if args.k < 1:
+    raise ZfjaxError(f'--k must be at least 1, got {args.k}')
   split = args.split or config.eval_split
   layers = _layers(args, spec)
   chosen = {layer: _channels(args, spec, layer) for layer in layers}

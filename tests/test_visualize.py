@@ -52,6 +52,8 @@ def test_top9_grid_pixel_size_and_placement():
   short = grids.top9_block(proj[0, :4], patch[0, :4])
   assert short.shape == block.shape
   assert np.all(short[2 * (p + grids.GAP):, :p] == grids.BACKGROUND)
+  wide = grids.top9_block(proj[0, :1].repeat(10, 0), patch[0, :1].repeat(10, 0))
+  assert wide.shape[0] == 4 * p + 3 * grids.GAP  # k = 10: a 4x4 grid
 
 
 def test_filter_grid_and_stats():

@@ -68,12 +68,14 @@ def tile(images: np.ndarray, cols: int, *, gap: int = GAP,
 def top9_block(projections: np.ndarray, patches: np.ndarray) -> np.ndarray:
   """One feature map as in ZF Fig. 2: 3x3 projections beside 3x3 patches.
 
-  projections, patches: (k <= 9, P, P, 3) uint8, strongest first; missing
-  cells (fewer than 9 images) stay background. Returns
-  (3P + 2 * GAP, 6P + 4 * GAP + BLOCK_GAP, 3) uint8.
+  projections, patches: (k, P, P, 3) uint8, strongest first, laid out
+  row-major on an n x n grid, n = 3 for k <= 9 (else ceil(sqrt(k))); missing
+  cells (fewer images) stay background. Returns
+  (nP + (n - 1) GAP, 2 (nP + (n - 1) GAP) + BLOCK_GAP, 3) uint8.
   """
-  left = tile(projections, 3, rows=3)
-  right = tile(patches, 3, rows=3)
+  n = max(3, math.ceil(math.sqrt(len(projections))))
+  left = tile(projections, n, rows=n)
+  right = tile(patches, n, rows=n)
   spacer = np.full((left.shape[0], BLOCK_GAP, 3), BACKGROUND, np.uint8)
   return np.concatenate([left, spacer, right], axis=1)
 
