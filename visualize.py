@@ -8,7 +8,8 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
 
 The run's config and its newest checkpoint (or --epoch) are read from the
 workdir. Projections are contrast-stretched per image around zero: grey is
-no influence (see `deconv.normalize_for_display`). --npz also saves the raw
+no influence, the top --saturate percent saturate (see
+`deconv.normalize_for_display`). --npz also saves the raw
 arrays (projections, patches, activations, image indices, positions).
 
 Each command is an entry of COMMANDS: a help line, a function that adds its
@@ -76,6 +77,10 @@ def _add_scan(parser: argparse.ArgumentParser, split_help: str) -> None:
   parser.add_argument(
       '--chunk_size', type=int, default=32,
       help='images projected per deconvnet call (memory vs speed)')
+  parser.add_argument(
+      '--saturate', type=_percentage, default=0.5,
+      help='percent of each projection\'s non-zero values shown saturated '
+      '(default 0.5; 0: scale by the largest value)')
 
 
 def _int_list(text: str) -> list[int]:
@@ -84,6 +89,13 @@ def _int_list(text: str) -> list[int]:
   except ValueError:
     raise argparse.ArgumentTypeError(
         f'expected comma-separated integers, got {text!r}') from None
+
+
+def _percentage(text: str) -> float:
+  value = float(text)
+  if not 0 <= value < 100:
+    raise argparse.ArgumentTypeError(f'a percentage in [0, 100), got {text}')
+  return value
 
 
 def _layers(args: argparse.Namespace, spec) -> list[str]:
@@ -141,11 +153,12 @@ def _scan(args, model, split: str, layers: list[str], k: int):
                    image_size=config.crop_size)
 
 
-def _show(projections: np.ndarray) -> np.ndarray:
+def _show(projections: np.ndarray, saturate: float) -> np.ndarray:
   """(..., P, P, 3) raw projections to display uint8, each on its own."""
   shape = projections.shape
   return deconv.normalize_for_display(
-      projections.reshape((-1,) + shape[-3:])).reshape(shape)
+      projections.reshape((-1,) + shape[-3:]),
+      saturate=saturate).reshape(shape)
 
 
 def _save_npz(path: pathlib.Path, **arrays) -> pathlib.Path:
@@ -182,7 +195,8 @@ def top9(args: argparse.Namespace, model: checkpointing.TrainedModel,
                               image_size=config.crop_size,
                               chunk_size=args.chunk_size)
     zoom = grids.display_factor(result.patches.shape[-2])
-    image = grids.top9_grid(grids.upscale(_show(result.projections), zoom),
+    shown = _show(result.projections, args.saturate)
+    image = grids.top9_grid(grids.upscale(shown, zoom),
                             grids.upscale(result.patches, zoom))
     caption = (f'{spec.name} epoch {model.epoch} {layer}, top {args.k} of '
                f'{split}; maps {" ".join(map(str, chosen[layer]))}')
@@ -269,7 +283,7 @@ def evolution(args: argparse.Namespace, model: checkpointing.TrainedModel,
   for layer in layers:
     # (maps, epochs, P, P, 3): row = map, column = epoch.
     raw = np.stack([c.projections[:, 0] for c in columns[layer]], axis=1)
-    shown = _show(raw)
+    shown = _show(raw, args.saturate)
     zoom = grids.display_factor(raw.shape[-2], 64)
     cells = grids.upscale(shown.reshape((-1,) + raw.shape[2:]), zoom)
     image = grids.tile(cells, len(epochs))

@@ -254,12 +254,20 @@ def test_normalize_for_display_formula():
   p = np.zeros((3, 2, 2, 3), np.float32)
   p[0, 0, 0, 0], p[0, 1, 1, 2], p[0, 0, 1, 1] = 4.0, -2.0, 1.0
   p[1, 0, 0, 0] = -0.5
-  out = deconv.normalize_for_display(p)
+  out = deconv.normalize_for_display(p, saturate=0)
   assert out.dtype == np.uint8
   assert out[0, 0, 0, 0] == 255 and out[0, 1, 1, 2] == 64  # 127.5 - 63.75
   assert out[0, 0, 1, 1] == 159 and out[0, 1, 0, 0] == 128
   assert out[1, 0, 0, 0] == 0 and out[1, 1, 1, 1] == 128
   assert np.all(out[2] == 128)
+  # Saturating the top 1% of 1..1000 (and the zeros left out): the scale is
+  # numpy's 99th percentile of 1..1000, 990.01.
+  q = np.zeros((1, 50, 50, 3))
+  q.reshape(-1)[:1000] = -np.arange(1, 1001)
+  out = deconv.normalize_for_display(q, saturate=1).reshape(-1)
+  assert out[999] == 0 and out[990] == 0 and out[985] == 1
+  assert out[494] == round(127.5 - 127.5 * 495 / 990.01)
+  assert np.all(out[1000:] == 128)
 
 
 def test_bad_layers_and_sizes_raise_one_line_errors():

@@ -235,12 +235,17 @@ def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
                  size)
 
 
-def normalize_for_display(projections: jax.Array | np.ndarray) -> np.ndarray:
+def normalize_for_display(projections: jax.Array | np.ndarray, *,
+                          saturate: float = 0.5) -> np.ndarray:
   """Per-image contrast stretch of signed projections to uint8.
 
-  projections: (N, H, W, 3). Each image is scaled by its own largest
-  absolute value m: pixel = round(127.5 + 127.5 * p / m), so zero (no
-  influence) is mid-grey, +m white, -m black, and the colour balance of a
-  projection is kept. An all-zero projection is uniform grey.
+  projections: (N, H, W, 3). Each image is divided by its own scale m, the
+  (100 - saturate)th percentile of |p| over its non-zero values (default:
+  the 99.5th; saturate=0 gives the largest |p|), and shown as
+  pixel = round(127.5 + 127.5 * clip(p / m, -1, 1)): zero (no influence)
+  is mid-grey, +m and above white, -m and below black, all three colour
+  channels on one scale so a projection's colour balance is kept. The few
+  saturated extremes keep one outlier from greying out the rest. An
+  all-zero projection is uniform grey.
   """
-  return grids.contrast_stretch(np.asarray(projections))
+  return grids.contrast_stretch(np.asarray(projections), saturate=saturate)

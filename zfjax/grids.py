@@ -23,17 +23,25 @@ CAPTION_LINE, CAPTION_PAD = 12, 6  # pixels
 _CHAR_WIDTH = 6.7  # pixels per character of 8-point monospace at 100 dpi
 
 
-def contrast_stretch(x: np.ndarray, *, per_item: bool = True) -> np.ndarray:
+def contrast_stretch(x: np.ndarray, *, per_item: bool = True,
+                     saturate: float = 0.0) -> np.ndarray:
   """Signed arrays (N, ...) to uint8, zero at mid-grey.
 
-  Each item (or, with per_item=False, the whole array) is divided by its
-  largest absolute value m: pixel = round(127.5 + 127.5 * x / m). Zero maps
-  to 128, +m to 255, -m to 0; all-zero items are uniform grey.
+  Each item (or, with per_item=False, the whole array) is divided by a
+  scale m: pixel = round(127.5 + 127.5 * clip(x / m, -1, 1)). Zero maps to
+  128, +m to 255, -m to 0. m is the largest |x|, or with saturate = s > 0
+  the (100 - s)th percentile of |x| over the item's non-zero values, so the
+  s% most extreme values saturate instead of compressing the rest to grey.
+  All-zero items are uniform grey.
   """
   x = np.asarray(x, np.float64)
-  axes = tuple(range(1, x.ndim)) if per_item else None
-  m = np.max(np.abs(x), axis=axes, keepdims=True) if x.size else 1.0
-  scaled = np.divide(x, m, out=np.zeros_like(x), where=m > 0)
+  items = x.reshape(len(x), -1) if per_item else x.reshape(1, -1)
+  scale = np.ones(len(items))
+  for i, item in enumerate(np.abs(items)):
+    nonzero = item[item > 0]
+    if nonzero.size:
+      scale[i] = np.percentile(nonzero, 100.0 - saturate)
+  scaled = np.clip(items / scale[:, None], -1.0, 1.0).reshape(x.shape)
   return np.round(127.5 + 127.5 * scaled).astype(np.uint8)
 
 
