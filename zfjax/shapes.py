@@ -22,7 +22,9 @@ possible under `render`'s transforms) has an empty box, (0, 0, 0, 0).
 
 from __future__ import annotations
 
+import pickle
 import struct
+import sys
 import zlib
 from typing import NamedTuple, Sequence
 
@@ -488,3 +490,25 @@ def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
     out.append((encode_png(image), scene.label, box,
                 part_box_array(scene.label, parts)))
   return out
+
+
+def _serve(argv: Sequence[str]) -> None:
+  """Worker of the parallel generation in `shapes_dataset`.
+
+  python -m zfjax.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP
+  renders chunks FIRST, FIRST + STEP, ... of CHUNK examples each and writes
+  each chunk's `encoded_examples` list, pickled, to stdout.
+  """
+  split, image_size, seed, num_examples, chunk, first, step = argv
+  image_size, seed, chunk = int(image_size), int(seed), int(chunk)
+  num_examples, first, step = int(num_examples), int(first), int(step)
+  out = sys.stdout.buffer
+  for start in range(first * chunk, num_examples, step * chunk):
+    indices = range(start, min(start + chunk, num_examples))
+    pickle.dump(encoded_examples(split, indices, image_size=image_size,
+                                 seed=seed), out)
+    out.flush()
+
+
+if __name__ == '__main__':
+  _serve(sys.argv[1:])

@@ -19,9 +19,10 @@ split is example i.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import multiprocessing
 import os
+import pickle
+import subprocess
+import sys
 
 from absl import logging
 import numpy as np
@@ -29,9 +30,11 @@ import tensorflow_datasets as tfds
 
 from zfjax import shapes
 
-# Examples per task sent to a worker process: large enough that the
+# Examples per chunk a worker process renders: large enough that the
 # inter-process traffic is small, small enough to balance the load.
 _CHUNK = 250
+# The directory holding the zfjax package, for the worker processes.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(shapes.__file__)))
 
 
 @dataclasses.dataclass(eq=False)
@@ -92,19 +95,41 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, split: str, num_examples: int):
     config = self.builder_config
     shapes.check_image_size(config.image_size)
-    chunks = [range(start, min(start + _CHUNK, num_examples))
-              for start in range(0, num_examples, _CHUNK)]
-    work = functools.partial(shapes.encoded_examples, split,
-                             image_size=config.image_size, seed=config.seed)
-    # Spawned, not forked: the parent holds TensorFlow's threads, and the
-    # workers need numpy alone.
-    context = multiprocessing.get_context('spawn')
-    processes = max(1, min(os.cpu_count() or 1, len(chunks), 8))
-    with context.Pool(processes) as pool:
-      for indices, encoded in zip(chunks, pool.imap(work, chunks)):
-        for index, (png, label, box, part_boxes) in zip(indices, encoded):
-          yield index, {'image': png, 'label': label, 'bbox': box,
-                        'part_boxes': part_boxes}
+    for start, encoded in _render(split, num_examples, config):
+      for index, (png, label, box, part_boxes) in enumerate(encoded, start):
+        yield index, {'image': png, 'label': label, 'bbox': box,
+                      'part_boxes': part_boxes}
+
+
+def _render(split: str, num_examples: int, config: ShapesConfig):
+  """(first index, `shapes.encoded_examples` list) per chunk, in order.
+
+  The chunks are rendered by worker processes, `python -m zfjax.shapes`,
+  which import numpy alone: multiprocessing's spawned workers would import
+  the caller's main module (TensorFlow, JAX: seconds each), and forking a
+  process that runs TensorFlow and JAX threads is unsafe.
+  """
+  starts = range(0, num_examples, _CHUNK)
+  count = min(os.cpu_count() or 1, len(starts), 8)
+  path = os.environ.get('PYTHONPATH')
+  env = dict(os.environ, PYTHONPATH=_ROOT + (os.pathsep + path if path else ''))
+  workers = [subprocess.Popen(
+      [sys.executable, '-m', 'zfjax.shapes', split, str(config.image_size),
+       str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count)],
+      stdout=subprocess.PIPE, env=env) for k in range(count)]
+  try:
+    for i, start in enumerate(starts):
+      try:
+        encoded = pickle.load(workers[i % count].stdout)
+      except EOFError:
+        raise RuntimeError('a zfjax.shapes worker died; its error is printed '
+                           'above') from None
+      yield start, encoded
+  finally:  # also when TFDS stops early: no worker outlives the generation
+    for worker in workers:
+      worker.kill()
+      worker.wait()
+      worker.stdout.close()
 
 
 def builder(image_size: int = 64, num_train: int = 20_000,
