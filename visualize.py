@@ -149,8 +149,7 @@ def _scan(args, model, split: str, layers: list[str], k: int):
   config = model.config
   batches, total = _split_batches(
       config, split, args.batch_size or config.eval_batch_size, args.limit)
-  return topk.scan(model.params, model.spec, batches, layers, k, total=total,
-                   image_size=config.crop_size)
+  return topk.scan(model.params, model.spec, batches, layers, k, total=total)
 
 
 def _show(projections: np.ndarray, saturate: float) -> np.ndarray:

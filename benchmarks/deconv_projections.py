@@ -39,7 +39,8 @@ def main() -> None:
   parser.add_argument('--image_size', type=int, default=224)
   parser.add_argument('--layer', default='conv5')
   parser.add_argument('--images', type=int, default=9)
-  parser.add_argument('--chunk_sizes', type=int, nargs='+', default=[8, 32, 128])
+  parser.add_argument('--chunk_sizes', type=int, nargs='+',
+                      default=[8, 32, 128])
   parser.add_argument('--single_per_chunk', type=int, default=2,
                       help='single projections timed after each chunk')
   args = parser.parse_args()

@@ -1,4 +1,4 @@
-"""The deconvnet against brute-force numpy and an independent VJP formulation."""
+"""The deconvnet against brute-force numpy and an independent VJP."""
 
 import types
 

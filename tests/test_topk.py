@@ -77,8 +77,7 @@ def brute_force_top(acts, index, k):
 def test_scan_equals_brute_force_sort(data, k, batch_size):
   params, images, index, trace = data
   layers = ('conv1', 'conv3', 'conv5')
-  top = topk.scan(params, SPEC, batches(images, index, batch_size), layers, k,
-                  image_size=SIZE)
+  top = topk.scan(params, SPEC, batches(images, index, batch_size), layers, k)
   assert set(top) == set(layers)
   for layer in layers:
     want = brute_force_top(np.asarray(trace.activations[layer]), index, k)
@@ -139,8 +138,8 @@ def test_patch_windows_hold_the_receptive_field_inside_the_image():
 
 def test_top_patches_crop_whole_projections_and_image_patches(data):
   params, images, index, _ = data
-  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'], 4,
-                  image_size=SIZE)['conv2']
+  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'],
+                  4)['conv2']
   position = {int(i): n for n, i in enumerate(index)}
   display = np.clip(images + 128, 0, 255).astype(np.uint8)
 

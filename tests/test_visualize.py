@@ -64,7 +64,8 @@ def test_filter_grid_and_stats():
   stats = grids.filter_stats(kernel)
   assert np.flatnonzero(stats.dead).tolist() == [2]
   assert np.flatnonzero(stats.dominant).tolist() == [7]
-  np.testing.assert_allclose(stats.rms[4], np.sqrt(np.mean(kernel[..., 4] ** 2)))
+  np.testing.assert_allclose(stats.rms[4],
+                             np.sqrt(np.mean(kernel[..., 4] ** 2)))
   image = grids.filter_grid(kernel, min_pixels=20)
   cell = 5 * 4  # upscaled by ceil(20 / 5)
   assert image.shape == (3 * cell + 2 * grids.GAP, 4 * cell + 3 * grids.GAP, 3)

@@ -3,8 +3,9 @@
 `scan` streams batches once and keeps, per feature map of each requested
 conv layer, the k largest activations -- at most one per image, the image's
 maximum over the map's positions (ZF Fig. 2), and only where the map fires
-(maximum > 0) -- with the image's index in its split and the position. The running state is (C, k) per layer, so memory
-does not grow with the data set. `top_patches` then reloads those images,
+(maximum > 0) -- with the image's index in its split and the position. The
+running state is (C, k) per layer, so memory does not grow with the data
+set. `top_patches` then reloads those images,
 projects each activation through the deconvnet and crops the same window
 around its receptive field from the projection and from the image.
 """
@@ -22,7 +23,7 @@ import tqdm
 from zfjax import deconv
 from zfjax import models
 from zfjax.errors import ZfjaxError
-from zfjax.specs import Spec, layer_shapes, receptive_fields
+from zfjax.specs import Spec, receptive_fields
 
 
 class TopActivations(NamedTuple):
@@ -32,8 +33,8 @@ class TopActivations(NamedTuple):
   float32 activation (the map's maximum in that image), -inf in slots not
   filled (fewer than k images in which the map fires, i.e. has a maximum
   > 0); index: int64 position of the image in its split, -1 in unfilled
-  slots; y, x: int32 position of that maximum in
-  the map (first maximum in row-major order).
+  slots; y, x: int32 position of that maximum in the map (first maximum in
+  row-major order).
   """
   value: np.ndarray
   index: np.ndarray
@@ -92,20 +93,18 @@ def _scan_step(params, images, mask, index, top, spec, layers):
 
 
 def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
-         layers: Iterable[str], k: int = 9, *, total: int | None = None,
-         image_size: int | None = None) -> dict[str, TopActivations]:
+         layers: Iterable[str], k: int = 9, *,
+         total: int | None = None) -> dict[str, TopActivations]:
   """One pass over `batches`: per layer name, its `TopActivations`.
 
-  batches: any iterable of objects with images (B, S, S, 3) float32 NHWC,
-  mask (B,) and index (B,), e.g. `input_pipeline.eval_batches`; S defaults
-  to the spec's image size. `total` (number of batches) sizes the progress
-  bar.
+  batches: any iterable of objects with images (B, S, S, 3) float32 NHWC
+  (any S the spec accepts), mask (B,) and index (B,), e.g.
+  `input_pipeline.eval_batches`. `total` (number of batches) sizes the
+  progress bar.
   """
   layers = tuple(dict.fromkeys(layers))
-  for name in layers:
-    deconv.check_conv_layer(spec, name)
-  shapes = layer_shapes(spec, image_size)
-  top = {name: _empty(shapes[name][-1], k) for name in layers}
+  top = {name: _empty(deconv.check_conv_layer(spec, name).features, k)
+         for name in layers}
   for batch in tqdm.tqdm(batches, total=total, desc='top-k scan',
                          unit='batch'):
     top = _scan_step(params, jnp.asarray(batch.images),
