@@ -1,0 +1,498 @@
+"""The trainer: SGD with momentum, data-parallel over every device.
+
+`train_and_evaluate(config, workdir)` runs (or resumes) one training run:
+
+  * the step is a per-device SPMD program over the mesh axis 'data' (the
+    global batch split over all devices of all hosts, params replicated),
+    mapped with `jax.shard_map` under `jax.jit`; the gradient is summed over
+    devices with `lax.psum`;
+  * after each epoch the centre-crop validation error drives the plateau
+    schedule (`zfjax.schedule`), and a checkpoint is saved; at the end the
+    validation split is also evaluated with 10 crops;
+  * checkpoints are also saved every `config.checkpoint_every_steps` steps
+    and on SIGTERM / SIGINT, so a killed run loses at most that many steps
+    and rerunning the same command continues bit for bit: the data order
+    depends only on (seed, epoch) and the dropout masks on (seed, step,
+    position in the global batch), not on the number of devices;
+  * a non-finite loss stops the run with a `ZfjaxError` before anything is
+    saved, so the last checkpoint on disk is a good one.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import math
+import time
+from typing import Callable, Iterable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import tqdm
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from zfjax import checkpointing
+from zfjax import input_pipeline
+from zfjax import metrics
+from zfjax import models
+from zfjax import schedule
+from zfjax.errors import ZfjaxError
+
+log = logging.getLogger(__name__)
+from zfjax.specs import Spec, get_spec
+
+AXIS = 'data'
+
+
+class TrainState(NamedTuple):
+  """Everything a resumed run needs besides the step: replicated params and
+  optimizer state on the mesh, and the host-side schedule."""
+  params: models.Params
+  opt_state: optax.OptState
+  schedule: schedule.PlateauState
+
+
+class TrainResult(NamedTuple):
+  """How a call of `train_and_evaluate` ended.
+
+  validation: centre-crop rates after the last completed epoch (None if no
+  epoch completed); validation_ten_crop: the final 10-crop rates (None unless
+  the run finished); stopped_by: the signal name when the run was stopped
+  early (its checkpoint saved), else None.
+  """
+  step: int
+  epoch: int
+  validation: metrics.Rates | None
+  validation_ten_crop: metrics.Rates | None
+  stopped_by: str | None
+
+
+# ------------------------------------------------------------ the step
+
+
+def make_mesh() -> Mesh:
+  """A 1-D mesh over every device of every process."""
+  return Mesh(np.asarray(jax.devices()), (AXIS,))
+
+
+def make_optimizer(config: ml_collections.ConfigDict,
+                   learning_rate: float | jax.Array
+                   ) -> optax.GradientTransformation:
+  """SGD with momentum; weight decay on the weights, not the biases.
+
+  The rate is an argument rather than a schedule because the plateau rule
+  decides it from validation errors; the state's structure does not depend
+  on it, so the same state serves every rate.
+  """
+  kernels_only = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
+      lambda path, _: path[-1].key == 'kernel', params)
+  return optax.chain(
+      optax.add_decayed_weights(config.weight_decay, mask=kernels_only),
+      optax.sgd(learning_rate, momentum=config.momentum))
+
+
+def _per_example_keys(seed: int, step: jax.Array, first: jax.Array,
+                      count: int) -> jax.Array:
+  # One dropout key per example of the global batch, so that the masks do
+  # not depend on how the batch is split over devices.
+  step_key = jax.random.fold_in(jax.random.key(seed), step)
+  return jax.vmap(functools.partial(jax.random.fold_in, step_key))(
+      first + jnp.arange(count))
+
+
+def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
+                    mesh: Mesh) -> Callable:
+  """The jitted data-parallel step.
+
+  step(params, opt_state, images (B, H, W, 3) float32, labels (B,) int32,
+       mask (B,) bool, step int32, learning_rate float32)
+    -> (params, opt_state, metrics.Counts of this batch)
+
+  B is the global batch, split over the mesh; params and opt_state are
+  replicated and donated. The loss is the mean cross-entropy over the
+  unmasked examples; feature scale clipping follows the update when
+  `config.clip_radius` is set.
+  """
+  seed, clip = int(config.seed), config.clip_radius
+
+  def device_step(params, opt_state, images, labels, mask, step,
+                  learning_rate):
+    local = images.shape[0]
+    keys = _per_example_keys(seed, step, lax.axis_index(AXIS) * local, local)
+    weight = mask.astype(jnp.float32)
+    total = jnp.maximum(lax.psum(jnp.sum(weight), AXIS), 1.0)
+
+    def loss_fn(p):
+      logits = jax.vmap(lambda x, k: models.apply(
+          p, x[None], spec, train=True, rng=k)[0])(images, keys)
+      losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+      # This device's share of the global mean, so that the sum of the
+      # shares' gradients over devices is the gradient of the global mean
+      # even when padding leaves devices with different numbers of examples.
+      return jnp.sum(losses * weight) / total, (logits, losses)
+
+    # The params are replicated; marking them device-varying keeps each
+    # gradient local so that the reduction below is the one explicit one.
+    local_params = lax.pcast(params, AXIS, to='varying')
+    grads, (logits, losses) = jax.grad(loss_fn, has_aux=True)(local_params)
+    grads = lax.psum(grads, AXIS)
+    updates, opt_state = make_optimizer(config, learning_rate).update(
+        grads, opt_state, params)
+    params = optax.apply_updates(params, updates)
+    if clip is not None:
+      params = models.clip_filters(params, spec, clip)
+    counts = metrics.count_hits(logits, labels, mask, losses)
+    return params, opt_state, lax.psum(counts, AXIS)
+
+  data = P(AXIS)
+  return jax.jit(jax.shard_map(
+      device_step, mesh=mesh,
+      in_specs=(P(), P(), data, data, data, P(), P()),
+      out_specs=(P(), P(), P())), donate_argnums=(0, 1))
+
+
+def make_predict(spec: Spec, mesh: Mesh) -> Callable:
+  """The jitted data-parallel evaluation: predict(params, images) -> probs.
+
+  images: (B, H, W, 3), or (B, n_crops, H, W, 3) whose crops' softmax
+  outputs are averaged (the 10-crop test); probs: (B, num_classes) float32,
+  split over the mesh like the images.
+  """
+  def device_predict(params, images):
+    flat = images.reshape((-1,) + images.shape[-3:])
+    probs = jax.nn.softmax(models.apply(params, flat, spec))
+    probs = probs.reshape(images.shape[:-3] + probs.shape[-1:])
+    return probs.mean(axis=1) if images.ndim == 5 else probs
+
+  return jax.jit(jax.shard_map(device_predict, mesh=mesh,
+                               in_specs=(P(), P(AXIS)), out_specs=P(AXIS)))
+
+
+@jax.jit
+def eval_counts(probs: jax.Array, labels: jax.Array,
+                mask: jax.Array) -> metrics.Counts:
+  """Counts of one evaluation batch; the loss is -log p(true class)."""
+  own = jnp.take_along_axis(probs, labels[:, None], axis=1)[:, 0]
+  losses = -jnp.log(jnp.maximum(own, jnp.finfo(jnp.float32).tiny))
+  return metrics.count_hits(probs, labels, mask, losses)
+
+
+# -------------------------------------------------------- host <-> mesh
+
+
+def to_global(mesh: Mesh, batch: input_pipeline.Batch
+              ) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(images, labels, mask) of this host's batch as global arrays split over
+  the mesh's batch axis."""
+  sharding = NamedSharding(mesh, P(AXIS))
+  return tuple(jax.make_array_from_process_local_data(sharding, np.asarray(x))
+               for x in (batch.images, batch.labels, batch.mask))
+
+
+def replicate(tree, mesh: Mesh):
+  """A host pytree (the same on every process) replicated over the mesh."""
+  sharding = NamedSharding(mesh, P())
+
+  def put(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+  return jax.tree.map(put, tree)
+
+
+def evaluate(predict: Callable, params: models.Params,
+             batches: Iterable[input_pipeline.Batch], mesh: Mesh, *,
+             total: int | None = None, desc: str = 'eval',
+             should_stop: Callable[[], bool] = lambda: False
+             ) -> metrics.Rates | None:
+  """Rates of `params` over `batches`; None if `should_stop` said so."""
+  counts = metrics.Counts.zeros()
+  for batch in tqdm.tqdm(batches, total=total, desc=desc, unit='batch',
+                         leave=False, disable=jax.process_index() != 0):
+    if should_stop():
+      return None
+    images, labels, mask = to_global(mesh, batch)
+    counts = counts.plus(eval_counts(predict(params, images), labels, mask))
+  return counts.rates()
+
+
+# ------------------------------------------------------------ the run
+
+
+class _Running(NamedTuple):
+  """Train counts since the last log line, and the first step whose loss
+  was not finite (-1 while all were)."""
+  counts: metrics.Counts
+  first_bad_step: jax.Array
+
+
+@jax.jit
+def _accumulate(running: _Running, counts: metrics.Counts,
+                step: jax.Array) -> _Running:
+  bad = (running.first_bad_step < 0) & ~jnp.isfinite(counts.loss)
+  return _Running(running.counts.plus(counts),
+                  jnp.where(bad, step, running.first_bad_step))
+
+
+@jax.jit
+def _all_finite(params: models.Params) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x))
+                            for x in jax.tree.leaves(params)]))
+
+
+def _fresh_running() -> _Running:
+  return _Running(metrics.Counts.zeros(), np.int32(-1))
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Raises ZfjaxError for settings the trainer cannot run with."""
+  devices = jax.device_count()
+  for key in ('batch_size', 'eval_batch_size'):
+    if config[key] < 1 or config[key] % devices:
+      raise ZfjaxError(f'config.{key}={config[key]} must be a positive '
+                       f'multiple of the {devices} devices')
+  for key in ('num_epochs', 'log_every_steps', 'checkpoint_every_steps',
+              'plateau_patience', 'keep_latest'):
+    if config[key] < 1:
+      raise ZfjaxError(f'config.{key}={config[key]} must be at least 1')
+  if config.learning_rate <= 0:
+    raise ZfjaxError(f'config.learning_rate={config.learning_rate} must be '
+                     f'positive')
+  if config.clip_radius is not None and config.clip_radius <= 0:
+    raise ZfjaxError(f'config.clip_radius={config.clip_radius} must be '
+                     f'positive, or None to turn clipping off')
+
+
+def model_spec(config: ml_collections.ConfigDict,
+               info: input_pipeline.DatasetInfo) -> Spec:
+  """The config's architecture with the data set's number of classes."""
+  num_classes = config.num_classes or info.num_classes
+  if num_classes != info.num_classes:
+    raise ZfjaxError(f'config.num_classes={config.num_classes} but data set '
+                     f'{info.name} has {info.num_classes} classes; leave it '
+                     f'unset')
+  return get_spec(config.model, num_classes)
+
+
+def initial_state(config: ml_collections.ConfigDict, spec: Spec,
+                  mesh: Mesh) -> TrainState:
+  """Fresh params from `config.seed`, zero momentum, the first rate."""
+  params = models.init_params(jax.random.key(config.seed), spec,
+                              config.crop_size, weight_std=config.weight_std,
+                              bias_value=config.bias_value)
+  params = replicate(jax.tree.map(np.asarray, params), mesh)
+  opt_state = make_optimizer(config, config.learning_rate).init(params)
+  return TrainState(params, opt_state, schedule.init(config.learning_rate))
+
+
+class _Run:
+  """The mutable bookkeeping of one call of `train_and_evaluate`."""
+
+  def __init__(self, config, workdir, mesh, writer, ckpts, steps_per_epoch):
+    self.config, self.workdir, self.mesh = config, workdir, mesh
+    self.writer, self.ckpts = writer, ckpts
+    self.steps_per_epoch = steps_per_epoch
+    self.last_saved: int | None = None
+
+  def _kept(self) -> str:
+    if self.last_saved is None:
+      return 'no checkpoint was saved yet'
+    return f'its last good checkpoint (step {self.last_saved}) is kept'
+
+  def check_finite(self, running: _Running, step: int) -> None:
+    """Raises if a loss since the last check was not finite; `step` is the
+    number of steps done."""
+    bad = int(running.first_bad_step)
+    if bad >= 0:
+      raise ZfjaxError(
+          f'the training loss became non-finite at step {bad + 1} (epoch '
+          f'{bad // self.steps_per_epoch + 1}); the run stopped at step '
+          f'{step} and {self._kept()} in {self.workdir}; lower '
+          f'config.learning_rate (or set config.clip_radius) and train in a '
+          f'new workdir')
+
+  def save(self, state: TrainState, step: int, epoch_end: bool) -> None:
+    """Saves `state` after `step` steps, unless its params are not finite
+    (then raises, so the previous checkpoint stays the newest)."""
+    if not bool(_all_finite(state.params)):
+      raise ZfjaxError(
+          f'the parameters became non-finite by step {step} (epoch '
+          f'{(step - 1) // self.steps_per_epoch + 1}); the run stopped and '
+          f'{self._kept()} in {self.workdir}; lower config.learning_rate (or '
+          f'set config.clip_radius) and train in a new workdir')
+    self.ckpts.save(state, checkpointing.CheckpointMeta(
+        step, step // self.steps_per_epoch, epoch_end))
+    self.last_saved = step
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> TrainResult:
+  """Trains `config` in `workdir`, resuming from its newest checkpoint."""
+  if config.distributed:
+    # Before any other JAX call: it discovers the pod slice's hosts.
+    jax.distributed.initialize()
+  check_config(config)
+  info = input_pipeline.dataset_info(config)
+  spec = model_spec(config, info)
+  mesh = make_mesh()
+  steps_per_epoch = input_pipeline.steps_per_epoch(config)
+  total_steps = steps_per_epoch * config.num_epochs
+  is_main = jax.process_index() == 0
+  log.info('%s on %s: %d classes, %d steps per epoch of %d images, %d '
+               'devices on %d hosts', spec.name, info.name, spec.num_classes,
+               steps_per_epoch, config.batch_size, jax.device_count(),
+               jax.process_count())
+
+  checkpointing.save_config(config, workdir)
+  ckpts = checkpointing.Checkpoints(
+      workdir, keep_latest=config.keep_latest,
+      keep_steps=[e * steps_per_epoch for e in config.keep_epochs])
+  writer = metrics.MetricWriter(workdir, enabled=is_main)
+  run = _Run(config, workdir, mesh, writer, ckpts, steps_per_epoch)
+  try:
+    return _train(config, run, spec, info, mesh, steps_per_epoch, total_steps)
+  finally:
+    writer.close()
+    ckpts.close()
+
+
+def _train(config, run: _Run, spec, info, mesh, steps_per_epoch,
+           total_steps) -> TrainResult:
+  is_main = jax.process_index() == 0
+  state = initial_state(config, spec, mesh)
+  restored = run.ckpts.restore_latest(state)
+  step, epoch_end_done = 0, True
+  if restored is not None:
+    state, meta = restored
+    if meta.epoch != meta.step // steps_per_epoch:
+      raise ZfjaxError(
+          f'the checkpoints in {run.workdir} were written with another '
+          f'number of steps per epoch (data set or batch size changed); '
+          f'train this config in a new workdir')
+    step, epoch_end_done = meta.step, meta.epoch_end or meta.step == 0
+    run.last_saved = step
+    log.info('resumed from step %d (epoch %d) in %s', step, meta.epoch,
+                 run.workdir)
+
+  train_step = make_train_step(config, spec, mesh)
+  predict = make_predict(spec, mesh)
+  eval_total = math.ceil(info.split_sizes[config.eval_split] /
+                         config.eval_batch_size)
+
+  def validate(params, *, ten_crop, should_stop=lambda: False):
+    batches = input_pipeline.eval_batches(
+        config, config.eval_split, batch_size=config.eval_batch_size,
+        ten_crop=ten_crop)
+    return evaluate(predict, params, batches, mesh, total=eval_total,
+                    desc='10-crop eval' if ten_crop else 'eval',
+                    should_stop=should_stop)
+
+  validation = None
+  with checkpointing.StopWatch() as stop:
+    while True:
+      if not epoch_end_done:
+        # The epoch that ended at `step`: evaluate, adjust the rate, save.
+        epoch = step // steps_per_epoch
+        validation = validate(state.params, ten_crop=False,
+                              should_stop=stop.signalled)
+        if validation is None:
+          run.save(state, step, epoch_end=False)
+          return TrainResult(step, epoch, None, None, stop.name)
+        sched = schedule.update(
+            state.schedule, validation.top1_error,
+            patience=config.plateau_patience,
+            factor=config.plateau_factor, min_delta=config.plateau_min_delta)
+        if sched.num_decays > state.schedule.num_decays:
+          log.info('validation error has not improved for %d epochs: '
+                       'learning rate %g -> %g', config.plateau_patience,
+                       state.schedule.learning_rate, sched.learning_rate)
+        state = state._replace(schedule=sched)
+        run.save(state, step, epoch_end=True)
+        run.writer.write(step, 'validation', {
+            'epoch': epoch, 'loss': validation.loss,
+            'top1_error': validation.top1_error,
+            'top5_error': validation.top5_error,
+            'learning_rate': float(sched.learning_rate)})
+        log.info('epoch %d: validation top-1 error %.4f, top-5 error '
+                     '%.4f, loss %.4f; learning rate now %g', epoch,
+                     validation.top1_error, validation.top5_error,
+                     validation.loss, sched.learning_rate)
+        epoch_end_done = True
+        if stop.signalled():
+          return TrainResult(step, epoch, validation, None, stop.name)
+      if step >= total_steps:
+        break
+
+      epoch = step // steps_per_epoch
+      skip = step - epoch * steps_per_epoch
+      learning_rate = np.float32(state.schedule.learning_rate)
+      batches = input_pipeline.train_batches(config, epoch=epoch,
+                                             seed=config.seed,
+                                             skip_batches=skip)
+      bar = tqdm.tqdm(total=steps_per_epoch, initial=skip, unit='step',
+                      desc=f'epoch {epoch + 1}/{config.num_epochs}',
+                      disable=not is_main, dynamic_ncols=True)
+      running, tick, tick_step = _fresh_running(), time.time(), step
+      params, opt_state = state.params, state.opt_state
+      for batch in itertools.islice(batches, steps_per_epoch - skip):
+        images, labels, mask = to_global(mesh, batch)
+        params, opt_state, counts = train_step(
+            params, opt_state, images, labels, mask, np.int32(step),
+            learning_rate)
+        running = _accumulate(running, counts, np.int32(step))
+        step += 1
+        bar.update(1)
+        state = state._replace(params=params, opt_state=opt_state)
+        at_epoch_end = step % steps_per_epoch == 0
+        if step % config.log_every_steps == 0 or at_epoch_end:
+          run.check_finite(running, step)
+          rates = running.counts.rates()
+          now = time.time()
+          speed = (step - tick_step) * config.batch_size / (now - tick)
+          run.writer.write(step, 'train', {
+              'epoch': step / steps_per_epoch, 'loss': rates.loss,
+              'top1_error': rates.top1_error, 'top5_error': rates.top5_error,
+              'learning_rate': float(state.schedule.learning_rate),
+              'images_per_second': speed})
+          bar.set_postfix(loss=f'{rates.loss:.3f}',
+                          top1_err=f'{rates.top1_error:.3f}',
+                          img_s=f'{speed:.0f}')
+          running, tick, tick_step = _fresh_running(), now, step
+        if stop.requested(step):
+          bar.close()
+          run.check_finite(running, step)
+          run.save(state, step, epoch_end=False)
+          log.warning('stopped by %s at step %d; checkpoint saved in %s; '
+                          'rerun the same command to resume', stop.name, step,
+                          run.workdir)
+          return TrainResult(step, step // steps_per_epoch, validation, None,
+                             stop.name)
+        if step % config.checkpoint_every_steps == 0 and not at_epoch_end:
+          run.check_finite(running, step)
+          run.save(state, step, epoch_end=False)
+      bar.close()
+      if step % steps_per_epoch:
+        raise ZfjaxError(f'the data pipeline ended epoch {epoch + 1} after '
+                         f'{step - epoch * steps_per_epoch} of '
+                         f'{steps_per_epoch} batches; its data set is '
+                         f'smaller than dataset_info says')
+      epoch_end_done = False
+
+    ten_crop = None
+    if config.ten_crop_eval:
+      ten_crop = validate(state.params, ten_crop=True,
+                          should_stop=stop.signalled)
+      if ten_crop is None:
+        return TrainResult(step, config.num_epochs, validation, None,
+                           stop.name)
+      run.writer.write(step, 'validation_10crop', {
+          'epoch': config.num_epochs, 'loss': ten_crop.loss,
+          'top1_error': ten_crop.top1_error,
+          'top5_error': ten_crop.top5_error})
+      log.info('final 10-crop validation: top-1 error %.4f, top-5 error '
+                   '%.4f', ten_crop.top1_error, ten_crop.top5_error)
+  return TrainResult(step, config.num_epochs, validation, ten_crop, None)
