@@ -53,16 +53,18 @@ def _position_extent(result: OcclusionResult) -> list[float]:
 def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
                      result: OcclusionResult, index: int,
                      projection: np.ndarray | None,
-                     class_names: Sequence[str]) -> str:
+                     class_names: Sequence[str],
+                     max_legend: int = 15) -> str:
   """ZF Fig. 7 for image `index` of `result`: five panels in one row.
 
-  image: (H, W, 3) uint8 display version of the input. projection: (H, W, 3)
-  uint8 deconvnet projection of the tracked map (panel c) or None.
-  (a) the image with the grey square where it lowers p(true class) most;
-  (b) total activation of the tracked map per square position; (c) the
+  image: (H, W, 3) uint8 display version of the input occluded by the square
+  of `occlusion.worst_boxes` (outlined here). projection: (H, W, 3) uint8
+  deconvnet projection of the tracked map (panel c) or None.
+  (a) the image with the square where it lowers p(true class) most; (b)
+  total activation of the tracked map per square position; (c) the
   projection; (d) p(true class) per position; (e) the most probable label
-  per position, with a legend of class names. Map axes are the pixel
-  coordinates of the square's centre.
+  per position, with a legend of the `max_legend` most frequent labels.
+  Map cells sit at their square's centre, in image pixels.
   """
   n = index
   fig = Figure(figsize=(20, 4.6))
@@ -70,13 +72,13 @@ def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
   extent = _position_extent(result)
   name = class_names[result.labels[n]]
 
-  worst = np.unravel_index(np.argmin(result.p_true[n]), result.p_true[n].shape)
+  y0, x0, _, _ = occlusion.worst_boxes(result)[n]
   axes[0].imshow(image)
   axes[0].add_patch(patches.Rectangle(
-      (result.xs[worst[1]] - 0.5, result.ys[worst[0]] - 0.5), result.size,
-      result.size, facecolor='0.5', edgecolor='none'))
-  axes[0].set_title(f'(a) true: {name}\n'
-                    f'p = {result.clean_p_true[n]:.2f} unoccluded')
+      (x0 - 0.5, y0 - 0.5), result.size, result.size, fill=False,
+      edgecolor='black', linewidth=1.5))
+  axes[0].set_title(f'(a) true: {name}, p = {result.clean_p_true[n]:.2f}\n'
+                    f'(square: p = {result.p_true[n].min():.2f})')
 
   im = axes[1].imshow(result.map_activation[n], cmap='jet', extent=extent)
   fig.colorbar(im, ax=axes[1], fraction=0.046)
@@ -94,17 +96,21 @@ def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
   axes[3].set_title(f'(d) p({name})')
 
   labels = result.top_label[n]
-  present = np.unique(labels)
+  present, counts = np.unique(labels, return_counts=True)
   palette = matplotlib.colormaps['tab20'].resampled(max(len(present), 2))
-  lookup = np.searchsorted(present, labels)
-  axes[4].imshow(lookup, cmap=mcolors.ListedColormap(
-      [palette(i) for i in range(len(present))]), vmin=-0.5,
-                 vmax=len(present) - 0.5, extent=extent,
+  axes[4].imshow(np.searchsorted(present, labels),
+                 cmap=mcolors.ListedColormap(
+                     [palette(i) for i in range(len(present))]),
+                 vmin=-0.5, vmax=len(present) - 0.5, extent=extent,
                  interpolation='nearest')
-  axes[4].legend(handles=[
-      patches.Patch(color=palette(i), label=class_names[c])
-      for i, c in enumerate(present)], loc='upper left',
-                 bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+  frequent = np.argsort(-counts, kind='stable')[:max_legend]
+  handles = [patches.Patch(color=palette(i), label=class_names[present[i]])
+             for i in frequent]
+  if len(present) > max_legend:
+    handles.append(patches.Patch(color='white', label=(
+        f'+{len(present) - max_legend} more')))
+  axes[4].legend(handles=handles, loc='upper left', bbox_to_anchor=(1.02, 1.0),
+                 fontsize=8, frameon=False)
   axes[4].set_title('(e) most probable label')
   for ax in axes:
     ax.set_xticks([])
@@ -232,13 +238,12 @@ def _label_names(model) -> tuple[str, ...]:
 
 
 def _split_images(model, split: str | None, indices: Sequence[int]):
-  """(images, display uint8, labels, names) of a split's examples."""
+  """(images, labels, names) of a split's examples."""
   config = model.config
   split = split or config.eval_split
   batch = input_pipeline.load_examples(config, split, indices)
   images = np.asarray(batch.images, np.float32)
-  return (images, input_pipeline.to_display(images, config),
-          np.asarray(batch.labels, np.int32),
+  return (images, np.asarray(batch.labels, np.int32),
           [f'{split}_{i}' for i in indices])
 
 
@@ -251,7 +256,7 @@ def _file_images(model, paths: Sequence[str], labels: Sequence[int] | None):
   if len(labels) != len(paths):
     raise ZfjaxError(f'give one --labels entry (class index) per image file; '
                      f'{len(paths)} files, labels {labels}')
-  return (loaded.images, loaded.display, np.asarray(labels, np.int32),
+  return (loaded.images, np.asarray(labels, np.int32),
           [os.path.splitext(os.path.basename(p))[0] for p in paths])
 
 
@@ -293,7 +298,7 @@ def occlusion_command(args, model, out_dir: pathlib.Path) -> list:
   of the strongest map of the top conv layer per square position, (c) that
   map's deconvnet projection, (d) p(true class), (e) the most probable label.
   Also occlusion.csv with every position's numbers."""
-  images, display, labels, names = _images(args, model)
+  images, labels, names = _images(args, model)
   result = occlusion.occlusion_sweep(
       model.params, images, model.spec, labels=labels, size=args.size,
       stride=args.stride, layer=args.layer, chunk_size=args.chunk_size,
@@ -303,8 +308,13 @@ def occlusion_command(args, model, out_dir: pathlib.Path) -> list:
       model.params, trace, model.spec, result.layer, result.channel,
       image_size=images.shape[1]))
   class_names = _label_names(model)
+  worst = occlusion.worst_boxes(result)
+  # Panel (a) shows the very input the model saw with that square.
+  occluded = np.stack([
+      occlusion.fill_box(images[n], worst[n], 0.0) for n in range(len(names))])
+  occluded = input_pipeline.to_display(occluded, model.config)
   paths = [pathlib.Path(occlusion_figure(
-      out_dir / f'occlusion_{name}.png', display[n], result, n,
+      out_dir / f'occlusion_{name}.png', occluded[n], result, n,
       projections[n], class_names)) for n, name in enumerate(names)]
   paths.append(pathlib.Path(write_occlusion_csv(out_dir / 'occlusion.csv',
                                                 result, names)))
@@ -339,7 +349,7 @@ def invariance_command(args, model, out_dir: pathlib.Path) -> list:
     raise ZfjaxError('--method render redraws built-in scenes; use '
                      '--method resample for image files or other data sets')
   if method == 'resample':
-    images, _, labels, names = _images(args, model)
+    images, labels, names = _images(args, model)
     # Every input, file or split, had the centre of the mean image removed.
     offset = (config.resize_size - config.crop_size) // 2
     mean = input_pipeline.mean_image(config)[

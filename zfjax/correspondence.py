@@ -196,9 +196,10 @@ def format_table(table: CorrespondenceTable) -> str:
   widths = [max(len(r[c]) for r in [head] + rows) for c in range(len(head))]
   lines = ['  '.join(cell.ljust(wd) for cell, wd in zip(r, widths)).rstrip()
            for r in [head] + rows]
-  lines.append(f'({table.num_pairs} image pairs per cell: {table.num_sets} '
-               f'set(s) of {table.set_size} images; fraction of feature '
-               f'dimensions whose change differs in sign)')
+  lines.append(f'(fraction of feature dimensions whose change differs in '
+               f'sign, over {table.num_pairs} image pairs per part: '
+               f'{table.num_sets} set(s) of {table.set_size} images; random: '
+               f'one draw per part size)')
   return '\n'.join(lines)
 
 
@@ -208,12 +209,11 @@ def format_table(table: CorrespondenceTable) -> str:
 class LoadedImages(NamedTuple):
   """Image files preprocessed like evaluation inputs (centre crop).
 
-  images: (N, C, C, 3) float32 mean-subtracted; display: (N, C, C, 3) uint8.
+  images: (N, C, C, 3) float32 mean-subtracted.
   scale: (N,) model pixels per file pixel; shift: (N, 2) so that a file
   pixel coordinate (y, x) lands at (y, x) * scale - shift in the model input.
   """
   images: np.ndarray
-  display: np.ndarray
   scale: np.ndarray
   shift: np.ndarray
 
@@ -222,6 +222,7 @@ def load_image_files(paths: Sequence[str], config) -> LoadedImages:
   """JPEG or PNG files -> model inputs, as `input_pipeline` makes them: the
   central square resized to config.resize_size, the centre crop of
   config.crop_size, the training mean image subtracted."""
+  # After input_pipeline, which configures TensorFlow's logging and devices.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   resize, crop = config.resize_size, config.crop_size
@@ -249,9 +250,8 @@ def load_image_files(paths: Sequence[str], config) -> LoadedImages:
     scales.append(scale)
     shifts.append([(shape[0] - side) // 2 * scale + margin,
                    (shape[1] - side) // 2 * scale + margin])
-  images = np.stack(images).astype(np.float32)
-  return LoadedImages(images, input_pipeline.to_display(images, config),
-                      np.array(scales), np.array(shifts))
+  return LoadedImages(np.stack(images).astype(np.float32), np.array(scales),
+                      np.array(shifts))
 
 
 def to_model_boxes(boxes: np.ndarray, scale: np.ndarray, shift: np.ndarray,

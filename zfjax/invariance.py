@@ -58,12 +58,13 @@ class InvarianceCurves(NamedTuple):
 
 
 def default_amounts(transform: str, image_size: int) -> np.ndarray:
-  """Fig. 5's ranges: +-~27% of the image vertically (60 px of 224), scale
-  0.6 to 1.8 (the paper goes 1 to 1.8), rotation 0 to 360 degrees."""
+  """Fig. 5's ranges in 13 steps: about +-27% of the image vertically in
+  whole pixels (+-60 px at 224), scale 0.6 to 1.8 (the paper goes 1 to 1.8),
+  rotation 0 to 360 degrees."""
   check_transform(transform)
   if transform == 'translate':
-    reach = round(0.27 * image_size)
-    return np.linspace(-reach, reach, 13).round()
+    step = max(1, round(0.27 * image_size / 6))  # whole pixels, 10 at 224
+    return np.arange(-6, 7) * float(step)
   if transform == 'scale':
     return np.round(np.linspace(0.6, 1.8, 13), 2)
   return np.arange(0.0, 361.0, 30.0)
@@ -212,6 +213,7 @@ def invariance_curves(params: models.Params, spec: Spec,
 def model_inputs(images: np.ndarray, config) -> np.ndarray:
   """Rendered uint8 images (..., S, S, 3) -> evaluation inputs (..., C, C,
   3): resized to config.resize_size if S differs, centre crop, mean off."""
+  # After input_pipeline, which configures TensorFlow's logging and devices.
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
   lead, size = images.shape[:-3], images.shape[-2]

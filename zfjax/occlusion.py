@@ -246,3 +246,14 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
       ys=ys, xs=xs, size=size, layer=layer, channel=channels, labels=labels,
       clean_p_true=np.asarray(probs)[np.arange(n), labels],
       clean_label=clean_label, clean_activation=clean_activation)
+
+
+def worst_boxes(result: OcclusionResult) -> np.ndarray:
+  """Per image the square where p(true class) is lowest: (N, 4) int32
+  (y0, x0, y1, x1), end exclusive, possibly reaching past the image."""
+  n = len(result.p_true)
+  flat = result.p_true.reshape(n, -1).argmin(-1)
+  y0 = result.ys[flat // len(result.xs)]
+  x0 = result.xs[flat % len(result.xs)]
+  return np.stack([y0, x0, y0 + result.size, x0 + result.size],
+                  axis=1).astype(np.int32)
