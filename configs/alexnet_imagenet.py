@@ -14,9 +14,9 @@ decay 5e-4, dropout 0.5, weights N(0, 1e-2), biases 1 in conv2, conv4, conv5,
 fc6, fc7 and 0 elsewhere, PCA colour augmentation, no feature scale
 clipping, 90 epochs.
 
-Expected time: Krizhevsky et al. took 5 to 6 days on two GTX 580s; on a
-2-core CPU an epoch takes the better part of a day (see
-benchmarks/train_step.py).
+Expected time: Krizhevsky et al. took 5 to 6 days on two GTX 580s. Measured
+here with benchmarks/train_step.py: 6.4 s per step of 128 images on a 2-core
+CPU (20 images/s), about 18 hours per epoch; no GPU figure yet.
 
 Expected result (ZF Table 2/3, ZF's replication): top-1 / top-5 validation
 error 40.5 / 18.1 %, train top-1 error 35.1 % (Krizhevsky et al.: 40.7 /

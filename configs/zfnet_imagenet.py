@@ -19,11 +19,11 @@ dropout 0.5 in fc6/fc7, weights N(0, 1e-2), biases 0, feature scale clipping
 of conv filters to RMS 0.1 after each update, 70 epochs, random 224 crops of
 256x256 images with flips.
 
-Expected time: ZF trained for 12 days on one GTX 580. Here, on a 2-core CPU
-the step takes about 4 s for 128 images (benchmarks/train_step.py), i.e.
-about 12 hours per epoch: CPU is for trying the command, not for training.
-No GPU figure was measured yet; input decoding (TFDS JPEGs) is the likely
-limit on one accelerator.
+Expected time: ZF trained for 12 days on one GTX 580. Measured here with
+benchmarks/train_step.py (step only, no input pipeline): 12.1 s per step of
+128 images on a 2-core CPU (10.6 images/s), i.e. about 34 hours per epoch
+of 10,009 steps: a CPU is for trying the command, not for training. No GPU
+figure was measured yet (the benchmark prints one on any device).
 
 Expected result (ZF Table 2/3): top-1 / top-5 validation error 38.4 / 16.5 %
 (10-crop), train top-1 error 33.1 %.

@@ -134,6 +134,10 @@ def test_first_steps_follow_sgd_momentum_with_weight_decay():
                                                       rel=1e-4)
 
 
+def unit_filters(kernel):
+  return kernel / np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), axis=0)
+
+
 def test_clipping_is_applied_inside_the_step():
   radius = 0.05
   clipped, _ = run_steps(NO_DROPOUT, config(clip_radius=radius),
@@ -147,9 +151,8 @@ def test_clipping_is_applied_inside_the_step():
     assert (rms_free > radius).all()
     np.testing.assert_allclose(rms_clipped, radius, rtol=1e-5)
     # Clipping rescales, it does not turn: same directions as unclipped.
-    unit = lambda k: k / np.linalg.norm(k.reshape(-1, k.shape[-1]), axis=0)  # noqa: E731
-    np.testing.assert_allclose(unit(clipped[name]['kernel']),
-                               unit(free[name]['kernel']), atol=1e-5)
+    np.testing.assert_allclose(unit_filters(clipped[name]['kernel']),
+                               unit_filters(free[name]['kernel']), atol=1e-5)
   for name in NO_DROPOUT.dense_names:
     np.testing.assert_allclose(clipped[name]['kernel'], free[name]['kernel'])
 

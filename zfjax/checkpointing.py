@@ -29,6 +29,7 @@ import threading
 from typing import Any, NamedTuple, Sequence
 
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
@@ -304,7 +305,6 @@ class StopWatch:
   def requested(self, step: int) -> bool:
     """Whether to save `step` and stop; call it once after every step."""
     if jax.process_count() > 1:
-      from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
       if multihost_utils.reached_preemption_sync_point(step):
         self._signum = signal.SIGTERM
         return True

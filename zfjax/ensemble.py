@@ -90,8 +90,8 @@ def format_result(result: EnsembleResult) -> str:
   lines = [f'{result.split} ({crops}, {result.ensemble.count} images): '
            f'top-1 / top-5 error %']
   for workdir, rates in zip(result.workdirs, result.members):
-    lines.append(f'  {100 * rates.top1_error:6.2f} {100 * rates.top5_error:6.2f}'
-                 f'  {workdir}')
+    lines.append(f'  {100 * rates.top1_error:6.2f} '
+                 f'{100 * rates.top5_error:6.2f}  {workdir}')
   lines.append(f'  {100 * result.ensemble.top1_error:6.2f} '
                f'{100 * result.ensemble.top5_error:6.2f}  ensemble of '
                f'{len(result.workdirs)}')

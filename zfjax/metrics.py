@@ -90,8 +90,9 @@ class MetricWriter:
     os.makedirs(workdir, exist_ok=True)
     self._jsonl = open(os.path.join(workdir, METRICS_FILE), 'a')
     # Imported here: TensorFlow is slow to import and only process 0 needs it.
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from tensorflow.core.framework import summary_pb2  # pylint: disable=g-import-not-at-top
+    # pylint: disable=g-import-not-at-top
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
     self._tf = tf
     self._tb = tf.summary.create_file_writer(
         os.path.join(workdir, TENSORBOARD_DIR))
@@ -108,11 +109,11 @@ class MetricWriter:
     record.update({k: float(v) for k, v in scalars.items()})
     self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()
+    tf = self._tf
     with self._tb.as_default():
       for name, value in scalars.items():
-        self._tf.summary.write(f'{split}/{name}',
-                               self._tf.constant(float(value), self._tf.float32),
-                               step=int(step), metadata=self._scalar_metadata)
+        tf.summary.write(f'{split}/{name}', tf.constant(float(value)),
+                         step=int(step), metadata=self._scalar_metadata)
     self._tb.flush()
 
   def close(self) -> None:

@@ -290,13 +290,51 @@ def initial_state(config: ml_collections.ConfigDict, spec: Spec,
 
 
 class _Run:
-  """The mutable bookkeeping of one call of `train_and_evaluate`."""
+  """One call of `train_and_evaluate`: what it set up, and its steps.
 
-  def __init__(self, config, workdir, mesh, writer, ckpts, steps_per_epoch):
-    self.config, self.workdir, self.mesh = config, workdir, mesh
-    self.writer, self.ckpts = writer, ckpts
-    self.steps_per_epoch = steps_per_epoch
+  `last_saved` is the step of the newest checkpoint this run knows to be
+  good (restored or saved).
+  """
+
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str,
+               stop: checkpointing.StopWatch):
+    self.config, self.workdir, self.stop = config, workdir, stop
+    self.info = input_pipeline.dataset_info(config)
+    self.spec = model_spec(config, self.info)
+    self.mesh = make_mesh()
+    self.steps_per_epoch = input_pipeline.steps_per_epoch(config)
+    self.total_steps = self.steps_per_epoch * config.num_epochs
+    self.is_main = jax.process_index() == 0
+    self.train_step = make_train_step(config, self.spec, self.mesh)
+    self.predict = make_predict(self.spec, self.mesh)
+    self.ckpts = checkpointing.Checkpoints(
+        workdir, keep_latest=config.keep_latest,
+        keep_steps=[e * self.steps_per_epoch for e in config.keep_epochs])
+    self.writer = metrics.MetricWriter(workdir, enabled=self.is_main)
     self.last_saved: int | None = None
+
+  def close(self) -> None:
+    self.writer.close()
+    self.ckpts.close()
+
+  # ------------------------------------------------------------ state
+
+  def restore(self) -> tuple[TrainState, int, bool]:
+    """(state, step, whether the epoch ending at `step` was evaluated)."""
+    state = initial_state(self.config, self.spec, self.mesh)
+    restored = self.ckpts.restore_latest(state)
+    if restored is None:
+      return state, 0, True
+    state, meta = restored
+    if meta.epoch != meta.step // self.steps_per_epoch:
+      raise ZfjaxError(
+          f'the checkpoints in {self.workdir} were written with another '
+          f'number of steps per epoch (data set or batch size changed); '
+          f'train this config in a new workdir')
+    self.last_saved = meta.step
+    log.info('resumed from step %d (epoch %d) in %s', meta.step, meta.epoch,
+             self.workdir)
+    return state, meta.step, meta.epoch_end or meta.step == 0
 
   def _kept(self) -> str:
     if self.last_saved is None:
@@ -328,6 +366,118 @@ class _Run:
         step, step // self.steps_per_epoch, epoch_end))
     self.last_saved = step
 
+  # ------------------------------------------------------------ phases
+
+  def validate(self, params: models.Params, *,
+               ten_crop: bool) -> metrics.Rates | None:
+    """Rates on the validation split; None if a signal interrupted it."""
+    config = self.config
+    batches = input_pipeline.eval_batches(
+        config, config.eval_split, batch_size=config.eval_batch_size,
+        ten_crop=ten_crop)
+    total = math.ceil(self.info.split_sizes[config.eval_split] /
+                      config.eval_batch_size)
+    return evaluate(self.predict, params, batches, self.mesh, total=total,
+                    desc='10-crop eval' if ten_crop else 'eval',
+                    should_stop=self.stop.signalled)
+
+  def end_epoch(self, state: TrainState, step: int
+                ) -> tuple[TrainState, metrics.Rates | None]:
+    """Evaluates the epoch that ended at `step`, updates the learning rate
+    and saves; (state, None) when a signal interrupted the evaluation."""
+    config, epoch = self.config, step // self.steps_per_epoch
+    validation = self.validate(state.params, ten_crop=False)
+    if validation is None:
+      self.save(state, step, epoch_end=False)
+      return state, None
+    sched = schedule.update(
+        state.schedule, validation.top1_error,
+        patience=config.plateau_patience, factor=config.plateau_factor,
+        min_delta=config.plateau_min_delta)
+    if sched.num_decays > state.schedule.num_decays:
+      log.info('validation error has not improved for %d epochs: learning '
+               'rate %g -> %g', config.plateau_patience,
+               state.schedule.learning_rate, sched.learning_rate)
+    state = state._replace(schedule=sched)
+    self.save(state, step, epoch_end=True)
+    self.writer.write(step, 'validation', {
+        'epoch': epoch, 'loss': validation.loss,
+        'top1_error': validation.top1_error,
+        'top5_error': validation.top5_error,
+        'learning_rate': float(sched.learning_rate)})
+    log.info('epoch %d: validation top-1 error %.4f, top-5 error %.4f, loss '
+             '%.4f; learning rate now %g', epoch, validation.top1_error,
+             validation.top5_error, validation.loss, sched.learning_rate)
+    return state, validation
+
+  def train_epoch(self, state: TrainState,
+                  step: int) -> tuple[TrainState, int, bool]:
+    """Trains from `step` to the end of its epoch, logging and saving on
+    the way; (state, step, stopped) where stopped means a signal asked to
+    stop and the state at `step` was saved."""
+    config, per_epoch = self.config, self.steps_per_epoch
+    epoch, skip = divmod(step, per_epoch)
+    learning_rate = np.float32(state.schedule.learning_rate)
+    batches = input_pipeline.train_batches(config, epoch=epoch,
+                                           seed=config.seed,
+                                           skip_batches=skip)
+    bar = tqdm.tqdm(total=per_epoch, initial=skip, unit='step',
+                    desc=f'epoch {epoch + 1}/{config.num_epochs}',
+                    disable=not self.is_main, dynamic_ncols=True)
+    running, tick, tick_step = _fresh_running(), time.time(), step
+    params, opt_state = state.params, state.opt_state
+    with bar:
+      for batch in itertools.islice(batches, per_epoch - skip):
+        images, labels, mask = to_global(self.mesh, batch)
+        params, opt_state, counts = self.train_step(
+            params, opt_state, images, labels, mask, np.int32(step),
+            learning_rate)
+        running = _accumulate(running, counts, np.int32(step))
+        step += 1
+        bar.update(1)
+        state = state._replace(params=params, opt_state=opt_state)
+        at_epoch_end = step % per_epoch == 0
+        if step % config.log_every_steps == 0 or at_epoch_end:
+          self.check_finite(running, step)
+          now = time.time()
+          rates = running.counts.rates()
+          speed = (step - tick_step) * config.batch_size / (now - tick)
+          self.writer.write(step, 'train', {
+              'epoch': step / per_epoch, 'loss': rates.loss,
+              'top1_error': rates.top1_error, 'top5_error': rates.top5_error,
+              'learning_rate': float(learning_rate),
+              'images_per_second': speed})
+          bar.set_postfix(loss=f'{rates.loss:.3f}',
+                          top1_err=f'{rates.top1_error:.3f}',
+                          img_s=f'{speed:.0f}')
+          running, tick, tick_step = _fresh_running(), now, step
+        if self.stop.requested(step):
+          self.check_finite(running, step)
+          self.save(state, step, epoch_end=False)
+          log.warning('stopped by %s at step %d; checkpoint saved in %s; '
+                      'rerun the same command to resume', self.stop.name,
+                      step, self.workdir)
+          return state, step, True
+        if step % config.checkpoint_every_steps == 0 and not at_epoch_end:
+          self.check_finite(running, step)
+          self.save(state, step, epoch_end=False)
+    if step % per_epoch:
+      raise ZfjaxError(f'the data pipeline ended epoch {epoch + 1} after '
+                       f'{step - epoch * per_epoch} of {per_epoch} batches; '
+                       f'its data set is smaller than dataset_info says')
+    return state, step, False
+
+  def final_eval(self, state: TrainState, step: int) -> metrics.Rates | None:
+    """The 10-crop validation of the finished run (ZF Table 2's protocol)."""
+    rates = self.validate(state.params, ten_crop=True)
+    if rates is not None:
+      self.writer.write(step, 'validation_10crop', {
+          'epoch': self.config.num_epochs, 'loss': rates.loss,
+          'top1_error': rates.top1_error, 'top5_error': rates.top5_error})
+      log.info('final 10-crop validation: top-1 error %.4f, top-5 error '
+               '%.4f', rates.top1_error, rates.top5_error)
+    return rates
+
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> TrainResult:
@@ -336,163 +486,34 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     # Before any other JAX call: it discovers the pod slice's hosts.
     jax.distributed.initialize()
   check_config(config)
-  info = input_pipeline.dataset_info(config)
-  spec = model_spec(config, info)
-  mesh = make_mesh()
-  steps_per_epoch = input_pipeline.steps_per_epoch(config)
-  total_steps = steps_per_epoch * config.num_epochs
-  is_main = jax.process_index() == 0
-  log.info('%s on %s: %d classes, %d steps per epoch of %d images, %d '
-               'devices on %d hosts', spec.name, info.name, spec.num_classes,
-               steps_per_epoch, config.batch_size, jax.device_count(),
-               jax.process_count())
-
   checkpointing.save_config(config, workdir)
-  ckpts = checkpointing.Checkpoints(
-      workdir, keep_latest=config.keep_latest,
-      keep_steps=[e * steps_per_epoch for e in config.keep_epochs])
-  writer = metrics.MetricWriter(workdir, enabled=is_main)
-  run = _Run(config, workdir, mesh, writer, ckpts, steps_per_epoch)
-  try:
-    return _train(config, run, spec, info, mesh, steps_per_epoch, total_steps)
-  finally:
-    writer.close()
-    ckpts.close()
-
-
-def _train(config, run: _Run, spec, info, mesh, steps_per_epoch,
-           total_steps) -> TrainResult:
-  is_main = jax.process_index() == 0
-  state = initial_state(config, spec, mesh)
-  restored = run.ckpts.restore_latest(state)
-  step, epoch_end_done = 0, True
-  if restored is not None:
-    state, meta = restored
-    if meta.epoch != meta.step // steps_per_epoch:
-      raise ZfjaxError(
-          f'the checkpoints in {run.workdir} were written with another '
-          f'number of steps per epoch (data set or batch size changed); '
-          f'train this config in a new workdir')
-    step, epoch_end_done = meta.step, meta.epoch_end or meta.step == 0
-    run.last_saved = step
-    log.info('resumed from step %d (epoch %d) in %s', step, meta.epoch,
-                 run.workdir)
-
-  train_step = make_train_step(config, spec, mesh)
-  predict = make_predict(spec, mesh)
-  eval_total = math.ceil(info.split_sizes[config.eval_split] /
-                         config.eval_batch_size)
-
-  def validate(params, *, ten_crop, should_stop=lambda: False):
-    batches = input_pipeline.eval_batches(
-        config, config.eval_split, batch_size=config.eval_batch_size,
-        ten_crop=ten_crop)
-    return evaluate(predict, params, batches, mesh, total=eval_total,
-                    desc='10-crop eval' if ten_crop else 'eval',
-                    should_stop=should_stop)
-
-  validation = None
   with checkpointing.StopWatch() as stop:
-    while True:
-      if not epoch_end_done:
-        # The epoch that ended at `step`: evaluate, adjust the rate, save.
-        epoch = step // steps_per_epoch
-        validation = validate(state.params, ten_crop=False,
-                              should_stop=stop.signalled)
-        if validation is None:
-          run.save(state, step, epoch_end=False)
-          return TrainResult(step, epoch, None, None, stop.name)
-        sched = schedule.update(
-            state.schedule, validation.top1_error,
-            patience=config.plateau_patience,
-            factor=config.plateau_factor, min_delta=config.plateau_min_delta)
-        if sched.num_decays > state.schedule.num_decays:
-          log.info('validation error has not improved for %d epochs: '
-                       'learning rate %g -> %g', config.plateau_patience,
-                       state.schedule.learning_rate, sched.learning_rate)
-        state = state._replace(schedule=sched)
-        run.save(state, step, epoch_end=True)
-        run.writer.write(step, 'validation', {
-            'epoch': epoch, 'loss': validation.loss,
-            'top1_error': validation.top1_error,
-            'top5_error': validation.top5_error,
-            'learning_rate': float(sched.learning_rate)})
-        log.info('epoch %d: validation top-1 error %.4f, top-5 error '
-                     '%.4f, loss %.4f; learning rate now %g', epoch,
-                     validation.top1_error, validation.top5_error,
-                     validation.loss, sched.learning_rate)
-        epoch_end_done = True
-        if stop.signalled():
+    run = _Run(config, workdir, stop)
+    try:
+      log.info('%s on %s: %d classes, %d steps per epoch of %d images, %d '
+               'devices on %d hosts', run.spec.name, run.info.name,
+               run.spec.num_classes, run.steps_per_epoch, config.batch_size,
+               jax.device_count(), jax.process_count())
+      state, step, evaluated = run.restore()
+      validation = None
+      while True:
+        epoch = step // run.steps_per_epoch
+        if not evaluated:
+          state, validation = run.end_epoch(state, step)
+          if validation is None or stop.signalled():
+            return TrainResult(step, epoch, validation, None, stop.name)
+        if step >= run.total_steps:
+          break
+        state, step, stopped = run.train_epoch(state, step)
+        if stopped:
           return TrainResult(step, epoch, validation, None, stop.name)
-      if step >= total_steps:
-        break
-
-      epoch = step // steps_per_epoch
-      skip = step - epoch * steps_per_epoch
-      learning_rate = np.float32(state.schedule.learning_rate)
-      batches = input_pipeline.train_batches(config, epoch=epoch,
-                                             seed=config.seed,
-                                             skip_batches=skip)
-      bar = tqdm.tqdm(total=steps_per_epoch, initial=skip, unit='step',
-                      desc=f'epoch {epoch + 1}/{config.num_epochs}',
-                      disable=not is_main, dynamic_ncols=True)
-      running, tick, tick_step = _fresh_running(), time.time(), step
-      params, opt_state = state.params, state.opt_state
-      for batch in itertools.islice(batches, steps_per_epoch - skip):
-        images, labels, mask = to_global(mesh, batch)
-        params, opt_state, counts = train_step(
-            params, opt_state, images, labels, mask, np.int32(step),
-            learning_rate)
-        running = _accumulate(running, counts, np.int32(step))
-        step += 1
-        bar.update(1)
-        state = state._replace(params=params, opt_state=opt_state)
-        at_epoch_end = step % steps_per_epoch == 0
-        if step % config.log_every_steps == 0 or at_epoch_end:
-          run.check_finite(running, step)
-          rates = running.counts.rates()
-          now = time.time()
-          speed = (step - tick_step) * config.batch_size / (now - tick)
-          run.writer.write(step, 'train', {
-              'epoch': step / steps_per_epoch, 'loss': rates.loss,
-              'top1_error': rates.top1_error, 'top5_error': rates.top5_error,
-              'learning_rate': float(state.schedule.learning_rate),
-              'images_per_second': speed})
-          bar.set_postfix(loss=f'{rates.loss:.3f}',
-                          top1_err=f'{rates.top1_error:.3f}',
-                          img_s=f'{speed:.0f}')
-          running, tick, tick_step = _fresh_running(), now, step
-        if stop.requested(step):
-          bar.close()
-          run.check_finite(running, step)
-          run.save(state, step, epoch_end=False)
-          log.warning('stopped by %s at step %d; checkpoint saved in %s; '
-                          'rerun the same command to resume', stop.name, step,
-                          run.workdir)
-          return TrainResult(step, step // steps_per_epoch, validation, None,
+        evaluated = False
+      ten_crop = None
+      if config.ten_crop_eval:
+        ten_crop = run.final_eval(state, step)
+        if ten_crop is None:
+          return TrainResult(step, config.num_epochs, validation, None,
                              stop.name)
-        if step % config.checkpoint_every_steps == 0 and not at_epoch_end:
-          run.check_finite(running, step)
-          run.save(state, step, epoch_end=False)
-      bar.close()
-      if step % steps_per_epoch:
-        raise ZfjaxError(f'the data pipeline ended epoch {epoch + 1} after '
-                         f'{step - epoch * steps_per_epoch} of '
-                         f'{steps_per_epoch} batches; its data set is '
-                         f'smaller than dataset_info says')
-      epoch_end_done = False
-
-    ten_crop = None
-    if config.ten_crop_eval:
-      ten_crop = validate(state.params, ten_crop=True,
-                          should_stop=stop.signalled)
-      if ten_crop is None:
-        return TrainResult(step, config.num_epochs, validation, None,
-                           stop.name)
-      run.writer.write(step, 'validation_10crop', {
-          'epoch': config.num_epochs, 'loss': ten_crop.loss,
-          'top1_error': ten_crop.top1_error,
-          'top5_error': ten_crop.top5_error})
-      log.info('final 10-crop validation: top-1 error %.4f, top-5 error '
-                   '%.4f', ten_crop.top1_error, ten_crop.top5_error)
-  return TrainResult(step, config.num_epochs, validation, ten_crop, None)
+      return TrainResult(step, config.num_epochs, validation, ten_crop, None)
+    finally:
+      run.close()

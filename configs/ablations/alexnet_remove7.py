@@ -3,7 +3,8 @@ r"""ZF Table 3: AlexNet with layer 7 (fc7) removed.
 Command (ImageNet prepared for TFDS in --config.data_dir):
 
   python train.py --config configs/ablations/alexnet_remove7.py \
-      --workdir workdir/alexnet_remove7 --config.data_dir=$HOME/tensorflow_datasets
+      --workdir workdir/alexnet_remove7 \
+      --config.data_dir=$HOME/tensorflow_datasets
 
 Settings, hardware notes and time: as configs/alexnet_imagenet.py, of which
 this config differs only in the architecture (trained from scratch).

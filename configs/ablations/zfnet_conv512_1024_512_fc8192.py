@@ -3,7 +3,8 @@ r"""ZF Table 3: ZFNet with 512, 1024, 512 conv maps and 8192-unit fc6, fc7.
 Command (ImageNet prepared for TFDS in --config.data_dir):
 
   python train.py --config configs/ablations/zfnet_conv512_1024_512_fc8192.py \
-      --workdir workdir/zfnet_conv512_1024_512_fc8192 --config.data_dir=$HOME/tensorflow_datasets
+      --workdir workdir/zfnet_conv512_1024_512_fc8192 \
+      --config.data_dir=$HOME/tensorflow_datasets
 
 Settings, hardware notes and time: as configs/zfnet_imagenet.py, of which
 this config differs only in the architecture (trained from scratch).
@@ -17,4 +18,5 @@ from configs import zfnet_imagenet
 
 
 def get_config():
-  return common.ablation(zfnet_imagenet.get_config(), 'zfnet_conv512_1024_512_fc8192')
+  return common.ablation(zfnet_imagenet.get_config(),
+                         'zfnet_conv512_1024_512_fc8192')
