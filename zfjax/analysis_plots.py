@@ -289,7 +289,7 @@ def add_occlusion_arguments(parser: argparse.ArgumentParser) -> None:
                       '(default: 8 at 224, scaled)')
   parser.add_argument('--layer', help='conv layer of panels (b), (c) '
                       '(default: the last conv layer)')
-  parser.add_argument('--chunk_size', type=int, default=64,
+  parser.add_argument('--chunk_size', type=int, default=32,
                       help='occluded images per jitted call (memory bound)')
 
 

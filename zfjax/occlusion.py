@@ -171,7 +171,7 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
                     size: int | None = None, stride: int | None = None,
                     fill: float | np.ndarray = 0.0, layer: str | None = None,
                     channel: int | np.ndarray | None = None,
-                    chunk_size: int = 64,
+                    chunk_size: int = 32,
                     progress: bool = False) -> OcclusionResult:
   """Occlusion maps for `images` (N, H, W, 3), mean-subtracted pixel units.
 
