@@ -1,5 +1,6 @@
 """Grids (pixel sizes, contents) and the visualize.py commands end to end."""
 
+import csv
 import pathlib
 import textwrap
 from typing import NamedTuple
@@ -12,7 +13,9 @@ import pytest
 from configs import common
 import visualize
 from zfjax import checkpointing
+from zfjax import correspondence
 from zfjax import grids
+from zfjax import input_pipeline
 from zfjax import models
 from zfjax import shapes
 from zfjax import specs
@@ -176,6 +179,103 @@ def test_filters_and_evolution_commands(workdir, capsys):
   image = png(pathlib.Path(wd) / 'figures' / 'evolution_conv2.png')
   cell = p * grids.display_factor(p, 64)
   assert image.shape[1] == 2 * cell + grids.GAP and image.std() > 10
+
+
+def read_csv(path):
+  with open(path, newline='') as f:
+    return list(csv.DictReader(f))
+
+
+def test_occlusion_command_rows_are_direct_forward_passes(workdir):
+  """Every position of the CSV is one occluded image; a sample of them is
+  recomputed with numpy masking and a plain forward pass."""
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, 'occlusion', '--indices', '3,7',
+                         '--size', '8', '--stride', '5']) == 0
+  figures = pathlib.Path(wd) / 'figures'
+  rows = read_csv(figures / 'occlusion.csv')
+  # 28-pixel crops, square 8, step 5: corners 0..20, the last at 28 - 8.
+  starts = [0, 5, 10, 15, 20]
+  assert len(rows) == 2 * len(starts) ** 2
+  assert sorted({int(r['y0']) for r in rows}) == starts
+  assert sorted({int(r['x0']) for r in rows}) == starts
+  model = checkpointing.load_trained(wd)
+  batch = input_pipeline.load_examples(config, 'validation', [3, 7])
+  for row in rows[::6]:
+    n = ['validation_3', 'validation_7'].index(row['image'])
+    assert int(row['label']) == batch.labels[n]
+    image = np.array(batch.images[n])
+    y0, x0 = int(row['y0']), int(row['x0'])
+    image[y0:y0 + 8, x0:x0 + 8] = 0.0  # the mean image
+    probs = np.asarray(jax.nn.softmax(
+        models.apply(model.params, image[None], model.spec)))[0]
+    assert float(row['p_true']) == pytest.approx(probs[batch.labels[n]],
+                                                 abs=1e-5)
+    assert int(row['top_label']) == probs.argmax()
+    conv5 = np.asarray(models.features(model.params, image[None],
+                                       model.spec, 'conv5'))
+    assert float(row['activation_conv5']) == pytest.approx(
+        conv5[0, :, :, int(row['channel'])].sum(), rel=1e-4, abs=1e-4)
+  for name in ('validation_3', 'validation_7'):
+    assert png(figures / f'occlusion_{name}.png').std() > 10
+
+
+@pytest.mark.parametrize('method,transform,identity', [
+    ('render', 'translate', 0.0), ('resample', 'scale', 1.0)])
+def test_invariance_command_identity_is_the_stored_image(
+    workdir, method, transform, identity):
+  """At the identity step the distance is 0 and p(true class) is that of
+  the stored image read through the data pipeline."""
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, 'invariance', '--indices', '2,5',
+                         '--transforms', transform, '--method', method]) == 0
+  figures = pathlib.Path(wd) / 'figures'
+  rows = read_csv(figures / 'invariance.csv')
+  assert len(rows) == 2 * 13 and {r['transform'] for r in rows} == {
+      transform}
+  model = checkpointing.load_trained(wd)
+  batch = input_pipeline.load_examples(config, 'validation', [2, 5])
+  probs = np.asarray(jax.nn.softmax(
+      models.apply(model.params, batch.images, model.spec)))
+  for n, name in enumerate(['validation_2', 'validation_5']):
+    row, = [r for r in rows
+            if r['image'] == name and float(r['amount']) == identity]
+    assert float(row['distance_conv1']) == pytest.approx(0, abs=1e-6)
+    assert float(row['distance_fc7']) == pytest.approx(0, abs=1e-6)
+    assert float(row['p_true']) == pytest.approx(
+        probs[n, batch.labels[n]], abs=1e-4)
+  assert png(figures / 'invariance.png').std() > 10
+
+
+def test_correspondence_command_table_by_hand(workdir, capsys):
+  """The two round faces of the split form the one set; each part's cell
+  is the sign disagreement of one pair, recomputed with numpy masking."""
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, 'correspondence', '--set_size',
+                         '2', '--num_sets', '1']) == 0
+  out = capsys.readouterr().out
+  assert 'left_eye' in out and 'random' in out
+  rows = read_csv(pathlib.Path(wd) / 'figures' / 'correspondence.csv')
+  assert [(r['location'], r['layer']) for r in rows] == [
+      (location, layer)
+      for location in ('left_eye', 'right_eye', 'nose', 'random')
+      for layer in ('conv5', 'fc7')]
+  model = checkpointing.load_trained(wd)
+  data = correspondence.builtin_faces(config, num_images=40)
+  assert len(data.images) == 2  # examples 0 and 12 of the 20
+  for p, part in enumerate(data.part_names):
+    masked = data.images.copy()
+    for i, (y0, x0, y1, x1) in enumerate(data.part_boxes[:, p]):
+      masked[i, y0:y1, x0:x1] = 0.0
+    for layer in ('conv5', 'fc7'):
+      eps = (np.asarray(models.features(model.params, data.images,
+                                        model.spec, layer))
+             - np.asarray(models.features(model.params, masked, model.spec,
+                                          layer))).reshape(2, -1)
+      want = np.mean(np.sign(eps[0]) != np.sign(eps[1]))
+      row, = [r for r in rows if (r['location'], r['layer']) == (part, layer)]
+      assert float(row['mean']) == pytest.approx(want, abs=1e-5)
+      assert float(row['std']) == 0.0
 
 
 @pytest.mark.parametrize('argv,message', [

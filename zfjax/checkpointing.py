@@ -166,9 +166,9 @@ class Checkpoints:
         # Orbax and TensorStore raise many types for a damaged directory; any
         # of them means this step is unusable and an older one may not be.
         log.warning('checkpoint at step %d in %s is unreadable (%s: %s); '
-                        'moving it to %s/ and falling back to the previous '
-                        'one', step, self._workdir, type(e).__name__,
-                        str(e).splitlines()[0] if str(e) else '', DAMAGED_DIR)
+                    'moving it to %s/ and falling back to the previous one',
+                    step, self._workdir, type(e).__name__,
+                    str(e).splitlines()[0] if str(e) else '', DAMAGED_DIR)
         _move_damaged(self._workdir, step)
         self._manager.reload()
         continue
@@ -234,8 +234,8 @@ def load_trained(workdir: str, *, epoch: int | None = None) -> TrainedModel:
         meta = _read_meta(manager, step)
       except Exception as e:  # pylint: disable=broad-exception-caught
         log.warning('checkpoint at step %d in %s is unreadable (%s); '
-                        'trying the previous one', step, workdir,
-                        type(e).__name__)
+                    'trying the previous one', step, workdir,
+                    type(e).__name__)
         continue
       last = specs.get_spec(config.model).layers[-1].name
       spec = specs.get_spec(config.model, int(params[last]['bias'].shape[0]))
@@ -290,7 +290,7 @@ class StopWatch:
       raise KeyboardInterrupt(f'second {signal.Signals(signum).name}')
     self._signum = signum
     log.warning('%s received: saving a checkpoint and stopping',
-                    signal.Signals(signum).name)
+                signal.Signals(signum).name)
 
   @property
   def name(self) -> str | None:

@@ -149,12 +149,8 @@ def correspondence_table(params: models.Params, spec: Spec,
   images, the set is all of them). fill: mask content in image units (0 is
   the mean image).
   """
-  layers = default_layers(spec) if layers is None else tuple(layers)
-  traced = models.traced_layers(spec)
-  for layer in layers:
-    if layer not in traced:
-      raise ZfjaxError(f"layer '{layer}' of spec '{spec.name}' has no "
-                       f"features; choose among {', '.join(traced)}")
+  layers = models.check_traced_layers(
+      spec, default_layers(spec) if layers is None else layers)
   n = len(data.images)
   if not 2 <= set_size <= n:
     raise ZfjaxError(f'set_size must be between 2 and the {n} images given, '

@@ -172,12 +172,8 @@ def invariance_curves(params: models.Params, spec: Spec,
   Forward passes run `chunk_size` images at a time.
   """
   check_transform(transform)
-  layers = default_layers(spec) if layers is None else tuple(layers)
-  traced = models.traced_layers(spec)
-  for layer in layers:
-    if layer not in traced:
-      raise ZfjaxError(f"layer '{layer}' of spec '{spec.name}' has no "
-                       f"features; choose among {', '.join(traced)}")
+  layers = models.check_traced_layers(
+      spec, default_layers(spec) if layers is None else layers)
   n, s = transformed.shape[:2]
   amounts = np.asarray(amounts, np.float32)
   labels = np.asarray(labels, np.int32)

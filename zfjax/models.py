@@ -19,7 +19,8 @@ from zfjax.errors import ZfjaxError
 from zfjax.specs import LRN, Conv, Dense, MaxPool, Spec, get_spec, input_shapes
 
 __all__ = ['Trace', 'get_spec', 'init_params', 'apply', 'forward_trace',
-           'features', 'traced_layers', 'clip_filters', 'param_count']
+           'features', 'traced_layers', 'check_traced_layers', 'clip_filters',
+           'param_count']
 
 Params = dict[str, dict[str, jax.Array]]
 
@@ -140,10 +141,7 @@ def features(params: Params, images: jax.Array, spec: Spec,
 
   Under `jax.jit` the layers above `layer` are dead code and not computed.
   """
-  if layer not in traced_layers(spec):
-    raise ZfjaxError(
-        f"layer '{layer}' of spec '{spec.name}' has no traced activation; "
-        f"choose one of {', '.join(traced_layers(spec))}")
+  check_traced_layers(spec, (layer,))
   return forward_trace(params, images, spec)[1].activations[layer]
 
 
@@ -151,6 +149,19 @@ def traced_layers(spec: Spec) -> tuple[str, ...]:
   """Names of the layers whose activations `forward_trace` records."""
   return tuple(l.name for l in spec.layers
                if isinstance(l, Conv) or (isinstance(l, Dense) and l.relu))
+
+
+def check_traced_layers(spec: Spec, names) -> tuple[str, ...]:
+  """`names` as a tuple; a ZfjaxError for a name without a traced
+  activation (see `Trace`)."""
+  traced = traced_layers(spec)
+  names = tuple(names)
+  for name in names:
+    if name not in traced:
+      raise ZfjaxError(
+          f"layer '{name}' of spec '{spec.name}' has no traced activation; "
+          f"choose one of {', '.join(traced)}")
+  return names
 
 
 def clip_filters(params: Params, spec: Spec, radius: float = 0.1) -> Params:

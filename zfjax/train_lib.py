@@ -4,8 +4,8 @@
 
   * the step is a per-device SPMD program over the mesh axis 'data' (the
     global batch split over all devices of all hosts, params replicated),
-    mapped with `jax.shard_map` under `jax.jit`; the gradient is summed over
-    devices with `lax.psum`;
+    mapped with `jax.shard_map` under `jax.jit`; the gradients are averaged
+    over devices with `lax.pmean`;
   * after each epoch the centre-crop validation error drives the plateau
     schedule (`zfjax.schedule`), and a checkpoint is saved; at the end the
     validation split is also evaluated with 10 crops;
@@ -43,8 +43,9 @@ from zfjax import models
 from zfjax import schedule
 from zfjax.errors import ZfjaxError
 
-log = logging.getLogger(__name__)
 from zfjax.specs import Spec, get_spec
+
+log = logging.getLogger(__name__)
 
 AXIS = 'data'
 
@@ -125,22 +126,25 @@ def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
     local = images.shape[0]
     keys = _per_example_keys(seed, step, lax.axis_index(AXIS) * local, local)
     weight = mask.astype(jnp.float32)
-    total = jnp.maximum(lax.psum(jnp.sum(weight), AXIS), 1.0)
+    # Unmasked examples per device, averaged over the devices.
+    count = lax.pmean(jnp.sum(weight), AXIS)
+    count = jnp.where(count > 0, count, 1.0)
 
     def loss_fn(p):
       logits = jax.vmap(lambda x, k: models.apply(
           p, x[None], spec, train=True, rng=k)[0])(images, keys)
       losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-      # This device's share of the global mean, so that the sum of the
-      # shares' gradients over devices is the gradient of the global mean
-      # even when padding leaves devices with different numbers of examples.
-      return jnp.sum(losses * weight) / total, (logits, losses)
+      # Dividing by the devices' average count rather than this device's own
+      # makes the pmean of the gradients the gradient of the global mean
+      # loss, also when padding leaves devices with unequal numbers of
+      # examples.
+      return jnp.sum(losses * weight) / count, (logits, losses)
 
     # The params are replicated; marking them device-varying keeps each
     # gradient local so that the reduction below is the one explicit one.
     local_params = lax.pcast(params, AXIS, to='varying')
     grads, (logits, losses) = jax.grad(loss_fn, has_aux=True)(local_params)
-    grads = lax.psum(grads, AXIS)
+    grads = lax.pmean(grads, AXIS)
     updates, opt_state = make_optimizer(config, learning_rate).update(
         grads, opt_state, params)
     params = optax.apply_updates(params, updates)
