@@ -11,9 +11,10 @@ narrow layers' signal vanishing: the loss stays at ln 12 for many epochs),
 random 56x56 crops of the 64x64 images with flips, batch 32 and a
 learning rate of 5e-3 (constant: the plateau rule does not fire in 6 epochs).
 
-Expected time and result, measured on a 2-core CPU (no GPU), from an empty
-data dir: 4 min 53 s in all (20 s rendering the data set, about 40 s per
-epoch of 625 steps at ~550 images/s, then a 10-crop evaluation);
+Expected time and result, measured on a shared 2-core CPU (no GPU), from an
+empty data dir: 4 min 53 s to 7 min 18 s in all, in different sessions
+(20-25 s rendering the data set, 40-85 s per epoch of 625 steps, then a
+10-crop evaluation);
 validation top-1 error 91.6, 84.6, 37.2, 9.2, 4.3, 3.8 % after epochs 1-6
 (the first epochs are a plateau at chance, 11/12, as the paper's nets also
 start), final 10-crop top-1 / top-5 error 1.7 / 0.05 %. Runs are

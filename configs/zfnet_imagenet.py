@@ -20,10 +20,11 @@ of conv filters to RMS 0.1 after each update, 70 epochs, random 224 crops of
 256x256 images with flips.
 
 Expected time: ZF trained for 12 days on one GTX 580. Measured here with
-benchmarks/train_step.py (step only, no input pipeline): 12.1 s per step of
-128 images on a 2-core CPU (10.6 images/s), i.e. about 34 hours per epoch
-of 10,009 steps: a CPU is for trying the command, not for training. No GPU
-figure was measured yet (the benchmark prints one on any device).
+benchmarks/train_step.py (step only, no input pipeline): 12.1 s and 17.9 s
+per step of 128 images in two sessions on a shared 2-core CPU (7-11
+images/s), i.e. 34-50 hours per epoch of 10,009 steps: a CPU is for trying
+the command, not for training. No GPU figure was measured yet (the
+benchmark prints one on any device).
 
 Expected result (ZF Table 2/3): top-1 / top-5 validation error 38.4 / 16.5 %
 (10-crop), train top-1 error 33.1 %.

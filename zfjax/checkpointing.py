@@ -40,6 +40,8 @@ from zfjax.errors import ZfjaxError
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = 'config.json'
+# The trainer's state fields, one Orbax item each, besides 'meta'.
+STATE_ITEMS = ('params', 'opt_state', 'schedule')
 CHECKPOINT_DIR = 'checkpoints'
 DAMAGED_DIR = 'damaged_checkpoints'
 
@@ -99,12 +101,26 @@ def _manager(workdir: str, *, keep_latest: int = 1,
   ])
   options = ocp.CheckpointManagerOptions(
       preservation_policy=policy, read_only=read_only,
+      save_interval_steps=0 if read_only else 1,
       # Saves are rare (epoch ends, every few thousand steps, preemption) and
       # must be complete before a preempted process exits.
       enable_async_checkpointing=False,
       cleanup_tmp_directories=not read_only, create=not read_only)
-  return ocp.CheckpointManager(
-      os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)), options=options)
+  # Naming every item's handler lets a tool restore one item (the params)
+  # without Orbax warning about the items it leaves on disk.
+  handlers = {name: ocp.StandardCheckpointHandler() for name in STATE_ITEMS}
+  handlers['meta'] = ocp.JsonCheckpointHandler()
+  absl_logger = logging.getLogger('absl')
+  level = absl_logger.level
+  if read_only:
+    # Orbax warns that a read-only directory is read-only, on every load.
+    absl_logger.setLevel(logging.ERROR)
+  try:
+    return ocp.CheckpointManager(
+        os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
+        options=options, item_handlers=handlers)
+  finally:
+    absl_logger.setLevel(level)
 
 
 def _read_meta(manager: ocp.CheckpointManager, step: int) -> CheckpointMeta:
