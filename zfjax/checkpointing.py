@@ -40,7 +40,8 @@ from zfjax.errors import ZfjaxError
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = 'config.json'
-# The trainer's state fields, one Orbax item each, besides 'meta'.
+# The items the trainer writes besides 'meta' (the fields of
+# train_lib.TrainState); tools name their handlers when reading.
 STATE_ITEMS = ('params', 'opt_state', 'schedule')
 CHECKPOINT_DIR = 'checkpoints'
 DAMAGED_DIR = 'damaged_checkpoints'
@@ -106,19 +107,21 @@ def _manager(workdir: str, *, keep_latest: int = 1,
       # must be complete before a preempted process exits.
       enable_async_checkpointing=False,
       cleanup_tmp_directories=not read_only, create=not read_only)
-  # Naming every item's handler lets a tool restore one item (the params)
-  # without Orbax warning about the items it leaves on disk.
+  directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+  if not read_only:
+    # Handlers follow the saved and restored state, whatever its fields.
+    return ocp.CheckpointManager(directory, options=options)
+  # Tools restore one item (the params): naming a handler for every item the
+  # trainer writes keeps Orbax from warning about the others on disk. Orbax
+  # also warns, on every load, that a read-only directory is read-only.
   handlers = {name: ocp.StandardCheckpointHandler() for name in STATE_ITEMS}
   handlers['meta'] = ocp.JsonCheckpointHandler()
   absl_logger = logging.getLogger('absl')
   level = absl_logger.level
-  if read_only:
-    # Orbax warns that a read-only directory is read-only, on every load.
-    absl_logger.setLevel(logging.ERROR)
+  absl_logger.setLevel(logging.ERROR)
   try:
-    return ocp.CheckpointManager(
-        os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR)),
-        options=options, item_handlers=handlers)
+    return ocp.CheckpointManager(directory, options=options,
+                                 item_handlers=handlers)
   finally:
     absl_logger.setLevel(level)
 
