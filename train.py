@@ -61,6 +61,9 @@ def _flag_error(e: Exception) -> str:
             f'configs/common.py lists every key)')
   if isinstance(e, OSError):
     return f'cannot load the config file: {lines[-1]}'
+  if 'Traceback' in text:
+    # get_config() itself raised: its message is the last line.
+    return 'bad config: ' + re.sub(r'^\w+: ', '', lines[-1])
   return '; '.join(lines) or type(e).__name__
 
 

@@ -79,3 +79,10 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
   for layer in model.params.values():
     for value in layer.values():
       assert bool((abs(value) < float('inf')).all())
+
+
+def test_ablation_variant_missing_or_unknown(tmp_path):
+  line = one_line_error(run_train(
+      '--config', 'configs/ablation.py:alexnet_remove35', '--workdir',
+      str(tmp_path)))
+  assert "got 'alexnet_remove35'" in line and 'alexnet_remove34' in line
