@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from zfjax import checkpointing, convert, layers, models, specs
+from zfjax import checkpointing, convert, deconv, layers, models, specs
 from zfjax.errors import ZfjaxError
 
 MEAN = np.array([0.485, 0.456, 0.406])
@@ -265,3 +265,26 @@ def test_workdir_loads_like_a_trained_run(tmp_path, converted):
                                   converted.params[layer]['kernel'])
   with pytest.raises(ZfjaxError, match='not an empty directory'):
     convert.write_workdir(converted, str(workdir))
+
+
+def test_deconvnet_through_adaptive_pooling_is_the_adjoint():
+  # Below a conv layer, with no ReLU and no max-pooling, the deconvnet is the
+  # exact transpose of the (bias-free) forward map: jax.vjp's.
+  spec = specs.Spec('adaptive_between_convs', (
+      specs.Conv('conv1', 4, 3, stride=1, padding=1, relu=False),
+      specs.AdaptiveAvgPool('pool', 5),
+      specs.Conv('conv2', 6, 3, stride=1, padding=1, relu=False),
+      specs.Dense('fc', 3, relu=False)), 13)
+  params = models.init_params(jax.random.PRNGKey(0), spec, weight_std=None,
+                              bias_value=0.0)
+  images = np.random.default_rng(0).standard_normal((2, 13, 13, 3)).astype(
+      np.float32)
+  seed = np.random.default_rng(1).standard_normal((2, 5, 5, 6)).astype(
+      np.float32)
+  conv2 = lambda x: models.features(params, x, spec, 'conv2')  # noqa: E731
+  _, vjp = jax.vjp(conv2, images)
+  got = deconv.backproject(params, {}, spec, 'conv2', seed, 13)
+  np.testing.assert_allclose(np.asarray(got), np.asarray(vjp(seed)[0]),
+                             atol=1e-5)
+  # 13 -> 5 bins are irregular: conv2 has no receptive field, conv1 has.
+  assert set(specs.receptive_fields(spec)) == {'conv1'}
