@@ -70,8 +70,12 @@ def test_init_values_follow_the_spec():
 
 
 def test_dropout_in_training_mode():
-  spec = specs.get_spec('alexnet_torchvision', 10)
-  images = jax.random.normal(jax.random.PRNGKey(1), (2, 67, 67, 3)) * 60
+  # Dropout after the adaptive pooling, as in torchvision's AlexNet.
+  spec = specs.Spec('pool_dropout', (
+      specs.Conv('conv1', 8, 3, padding=1),
+      specs.AdaptiveAvgPool('pool', 4, dropout=0.5),
+      specs.Dense('fc', 10, relu=False)), 16)
+  images = jax.random.normal(jax.random.PRNGKey(1), (2, 16, 16, 3)) * 60
   net = flax_module.ConvNet(spec)
   variables = {'params': numpy_params(jax.eval_shape(
       net.init, jax.random.PRNGKey(0), images)['params'])}
@@ -93,13 +97,16 @@ def test_usable_as_a_flax_submodule():
                                                          name='zf')(x))
 
   images = jnp.ones((2, 64, 64, 3))
-  variables = jax.jit(Head().init)(jax.random.PRNGKey(0), images)
+  variables = numpy_params(jax.eval_shape(Head().init, jax.random.PRNGKey(0),
+                                          images))
   zf = variables['params']['zf']
+  assert set(zf) == {'conv1', 'conv2', 'conv3', 'conv4', 'conv5', 'fc6',
+                     'fc7', 'fc8'}
+  dense = variables['params']['Dense_0']
+  want = jax.jit(lambda p, x: models.apply(p, x, spec))(zf, images)
   np.testing.assert_allclose(
       np.asarray(jax.jit(Head().apply)(variables, images)),
-      np.asarray(models.apply(zf, images, spec)
-                 @ variables['params']['Dense_0']['kernel']
-                 + variables['params']['Dense_0']['bias']), rtol=1e-5)
+      np.asarray(want @ dense['kernel'] + dense['bias']), rtol=1e-5)
 
 
 def test_summary_of_torchvision_alexnet_matches_published_figures():
