@@ -275,8 +275,11 @@ def test_deconvnet_through_adaptive_pooling_is_the_adjoint():
       specs.AdaptiveAvgPool('pool', 5),
       specs.Conv('conv2', 6, 3, stride=1, padding=1, relu=False),
       specs.Dense('fc', 3, relu=False)), 13)
-  params = models.init_params(jax.random.PRNGKey(0), spec, weight_std=None,
-                              bias_value=0.0)
+  rng = np.random.default_rng(2)
+  params = jax.tree.map(
+      lambda a: rng.standard_normal(a.shape).astype(np.float32) * 0.3,
+      jax.eval_shape(lambda k: models.init_params(k, spec),
+                     jax.random.PRNGKey(0)))
   images = np.random.default_rng(0).standard_normal((2, 13, 13, 3)).astype(
       np.float32)
   seed = np.random.default_rng(1).standard_normal((2, 5, 5, 6)).astype(

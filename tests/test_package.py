@@ -16,7 +16,6 @@ import sys
 import tomllib
 
 from packaging.requirements import Requirement
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -51,7 +50,8 @@ def test_dependencies_match_requirements():
   for line in (ROOT / 'requirements.txt').read_text().splitlines():
     if line.strip() and not line.startswith('#'):
       req = Requirement(line)
-      pins[req.name.lower().replace('_', '-')] = next(iter(req.specifier)).version
+      name = req.name.lower().replace('_', '-')
+      pins[name] = next(iter(req.specifier)).version
   for dependency in project['dependencies']:
     req = Requirement(dependency)
     name = req.name.lower().replace('_', '-')
