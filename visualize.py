@@ -3,6 +3,7 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
   python visualize.py --workdir workdir/synthetic top9         # ZF Fig. 2
   python visualize.py --workdir DIR top9 --layers conv1 conv5 --maps 9
   python visualize.py --workdir DIR top9 --layers conv5 --channels 3,17,40
+  python visualize.py --workdir DIR top9 --image_dir my_photos/
   python visualize.py --workdir DIR filters                    # ZF Fig. 6
   python visualize.py --workdir DIR evolution --epochs 1 2 5   # ZF Fig. 4
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from zfjax import analysis_plots
 from zfjax import checkpointing
+from zfjax import correspondence
 from zfjax import deconv
 from zfjax import grids
 from zfjax import input_pipeline
@@ -147,9 +149,57 @@ def _loader(config, split: str) -> topk.ImageLoader:
 
 def _scan(args, model, split: str, layers: list[str], k: int):
   config = model.config
-  batches, total = _split_batches(
-      config, split, args.batch_size or config.eval_batch_size, args.limit)
+  batch_size = args.batch_size or config.eval_batch_size
+  if getattr(args, 'image_dir', None):
+    batches, total = _file_batches(config, _image_files(args.image_dir),
+                                   batch_size, args.limit)
+  else:
+    batches, total = _split_batches(config, split, batch_size, args.limit)
   return topk.scan(model.params, model.spec, batches, layers, k, total=total)
+
+
+_IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png')
+
+
+def _image_files(image_dir: str) -> list[str]:
+  """The JPEG and PNG files directly in `image_dir`, sorted by name (an
+  image's index in the top-k is its position in this list)."""
+  if not os.path.isdir(image_dir):
+    raise ZfjaxError(f'--image_dir {image_dir} is not a directory')
+  paths = sorted(os.path.join(image_dir, name) for name in os.listdir(image_dir)
+                 if name.lower().endswith(_IMAGE_SUFFIXES))
+  if not paths:
+    raise ZfjaxError(f'{image_dir} holds no .jpg, .jpeg or .png files')
+  return paths
+
+
+def _file_batches(config, paths: list[str], batch_size: int,
+                  limit: int | None) -> tuple[Iterator, int]:
+  """Batches of image files preprocessed like evaluation inputs, index =
+  position in `paths`; the last batch is padded (mask False)."""
+  paths = paths[:limit]
+  total = math.ceil(len(paths) / batch_size)
+
+  def batches():
+    for start in range(0, len(paths), batch_size):
+      chunk = paths[start:start + batch_size]
+      images = correspondence.load_image_files(chunk, config).images
+      pad = batch_size - len(chunk)
+      yield input_pipeline.Batch(
+          np.concatenate([images, np.zeros((pad,) + images.shape[1:],
+                                           images.dtype)]),
+          np.zeros(batch_size, np.int32),
+          np.arange(batch_size) < len(chunk),
+          np.arange(start, start + batch_size))
+  return batches(), total
+
+
+def _file_loader(config, paths: list[str]) -> topk.ImageLoader:
+  def load(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    images = correspondence.load_image_files([paths[i] for i in indices],
+                                             config).images
+    return images, np.asarray(input_pipeline.to_display(images, config))
+  return load
 
 
 def _show(projections: np.ndarray, saturate: float) -> np.ndarray:
@@ -173,6 +223,10 @@ def _top9_arguments(parser: argparse.ArgumentParser) -> None:
   _add_scan(parser, 'split to scan (default: config.eval_split)')
   parser.add_argument('--k', type=int, default=9,
                       help='strongest images kept per map (default 9)')
+  parser.add_argument(
+      '--image_dir', help='scan your own JPEG/PNG images in this folder '
+      'instead of a split (centre-cropped like evaluation inputs; --limit '
+      'takes the first N by name)')
 
 
 def top9(args: argparse.Namespace, model: checkpointing.TrainedModel,
@@ -186,7 +240,11 @@ def top9(args: argparse.Namespace, model: checkpointing.TrainedModel,
   layers = _layers(args, spec)
   chosen = {layer: _channels(args, spec, layer) for layer in layers}
   top = _scan(args, model, split, layers, args.k)
-  load = _loader(config, split)
+  if args.image_dir:
+    split = args.image_dir
+    load = _file_loader(config, _image_files(args.image_dir))
+  else:
+    load = _loader(config, split)
   paths = []
   for layer in layers:
     result = topk.top_patches(model.params, spec, layer, top[layer],

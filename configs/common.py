@@ -41,6 +41,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.shapes.num_train = 20_000
   c.shapes.num_eval = 2_000
   c.shapes.seed = 0
+  # A per-channel mean (R, G, B in 0..255) subtracted instead of the training
+  # split's mean image; set by `python -m zfjax.convert` for torchvision's
+  # AlexNet. None: the mean image.
+  c.mean_rgb = config_dict.placeholder(tuple)
 
   # Optimisation: SGD with momentum, rate divided on validation plateaus.
   c.seed = 0

@@ -2,5 +2,7 @@
 
 Modules: `specs` (layer tables), `layers` (pure building blocks), `models`
 (forward pass and trace), `input_pipeline` (TFDS data), `deconv`
-(projections to pixel space), `occlusion`, `invariance`, `correspondence`.
+(projections to pixel space), `occlusion`, `invariance`, `correspondence`,
+`convert` (torchvision's pretrained AlexNet), `flax_module` (any spec as a
+Flax linen module), `summary` (per-layer table of a spec).
 """

@@ -234,7 +234,7 @@ def _int_list(text: str) -> list[int]:
 
 
 def _label_names(model) -> tuple[str, ...]:
-  return input_pipeline.dataset_info(model.config).class_names
+  return input_pipeline.class_names(model.config)
 
 
 def _split_images(model, split: str | None, indices: Sequence[int]):

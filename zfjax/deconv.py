@@ -6,7 +6,11 @@ Going down from a chosen conv layer, the layer table is walked in reverse:
              horizontally, in/out channels swapped): `layers.conv2d_transpose`;
   MaxPool -> unpool with that image's switches from the forward trace;
   LRN     -> identity: the deconvnet passes contrast normalisation through
-             unchanged (ZF do not invert it).
+             unchanged (ZF do not invert it);
+  AdaptiveAvgPool -> the adjoint of the average (each value spread evenly
+             over its bin), as unpooling is max-pooling's adjoint; averaging
+             has no switches to keep. In torchvision's AlexNet it sits above
+             every conv layer, so projections never pass through it.
 No biases are used on the way down. A projection is not a sample from the
 model; it shows which structures of this image drove the activation.
 
@@ -27,7 +31,7 @@ from zfjax import layers
 from zfjax import models
 from zfjax.errors import ZfjaxError
 from zfjax.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_shapes
-from zfjax.specs import receptive_fields
+from zfjax.specs import AdaptiveAvgPool, receptive_fields
 
 __all__ = ['backproject', 'project', 'project_units', 'project_map',
            'forward_and_project', 'project_in_chunks', 'strongest_position',
@@ -89,6 +93,8 @@ def backproject(params: models.Params, switches: dict[str, jax.Array],
       x = layers.unpool(x, switches[record.name], input_hw=hw,
                         window=record.window, stride=record.stride,
                         padding=record.padding)
+    elif isinstance(record, AdaptiveAvgPool):
+      x = layers.adaptive_avg_unpool(x, input_hw=hw)
     elif not isinstance(record, LRN):
       raise ZfjaxError(f"spec '{spec.name}': cannot project through "
                        f'{record.name}, a {type(record).__name__} layer')

@@ -393,8 +393,27 @@ def _statistics(config) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mean_image(config) -> np.ndarray:
-  """The per-pixel mean of the training split: (R, R, 3) float32, 0..255."""
+  """The per-pixel mean of the training split: (R, R, 3) float32, 0..255.
+
+  A run with `config.mean_rgb` set (a converted torchvision model, whose
+  training subtracted a per-channel mean) uses that constant image instead,
+  and needs no data set for it.
+  """
+  if config.get('mean_rgb') is not None:
+    return np.broadcast_to(np.asarray(config.mean_rgb, np.float32),
+                           (config.resize_size, config.resize_size, 3))
   return _statistics(config)[0]
+
+
+def class_names(config) -> tuple[str, ...]:
+  """A readable name per class index: for ImageNet 2012 the first WordNet
+  synonym of each class ('tench', 'goldfish', ...; TFDS ships them, so no
+  prepared data set is needed), otherwise the data set's label names."""
+  if config.dataset == 'imagenet2012':
+    # pylint: disable-next=g-import-not-at-top
+    from tensorflow_datasets.datasets.siscore import labels
+    return tuple(name.split(',')[0] for name in labels.IMAGENET_LABELS_LIST)
+  return dataset_info(config).class_names
 
 
 def color_pca(config) -> ColorPCA:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
+import numpy as np
+
+from zfjax import specs
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 
@@ -136,3 +139,35 @@ def dropout(x: jax.Array, rate: float, rng: jax.Array) -> jax.Array:
   """Inverted dropout: zero with probability `rate`, scale the rest up."""
   keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
   return jnp.where(keep, x / (1.0 - rate), 0).astype(x.dtype)
+
+
+def _adaptive_matrix(size: int, output_size: int) -> np.ndarray:
+  """(output_size, size) float32: row i averages PyTorch's bin i."""
+  matrix = np.zeros((output_size, size), np.float32)
+  for i, (start, end) in enumerate(specs.adaptive_bins(size, output_size)):
+    matrix[i, start:end] = 1.0 / (end - start)
+  return matrix
+
+
+def adaptive_avg_pool(x: jax.Array, output_size: int) -> jax.Array:
+  """Average pooling of (N, H, W, C) to (N, S, S, C), S = `output_size`.
+
+  Output cell (i, j) is the mean of input rows and columns in PyTorch's bins
+  i and j (`specs.adaptive_bins`), so it equals torch's AdaptiveAvgPool2d
+  for any H, W; with H = W = S it is the identity.
+  """
+  rows = jnp.asarray(_adaptive_matrix(x.shape[1], output_size), x.dtype)
+  cols = jnp.asarray(_adaptive_matrix(x.shape[2], output_size), x.dtype)
+  return jnp.einsum('ih,jw,nhwc->nijc', rows, cols, x)
+
+
+def adaptive_avg_unpool(y: jax.Array, *, input_hw: tuple[int, int]
+                        ) -> jax.Array:
+  """The adjoint of `adaptive_avg_pool`: (N, S, S, C) -> (N, H, W, C).
+
+  Each pooled value is spread evenly over the cells of its bin (divided by
+  the bin's area); where bins overlap the shares add up.
+  """
+  rows = jnp.asarray(_adaptive_matrix(input_hw[0], y.shape[1]), y.dtype)
+  cols = jnp.asarray(_adaptive_matrix(input_hw[1], y.shape[2]), y.dtype)
+  return jnp.einsum('ih,jw,nijc->nhwc', rows, cols, y)

@@ -17,6 +17,7 @@ import numpy as np
 from zfjax import layers
 from zfjax.errors import ZfjaxError
 from zfjax.specs import LRN, Conv, Dense, MaxPool, Spec, get_spec, input_shapes
+from zfjax.specs import AdaptiveAvgPool
 
 __all__ = ['Trace', 'get_spec', 'init_params', 'apply', 'forward_trace',
            'features', 'traced_layers', 'check_traced_layers', 'clip_filters',
@@ -94,7 +95,8 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
          rng: jax.Array | None) -> tuple[jax.Array, Trace]:
   _check_images(images, spec, params)
   if train and rng is None and any(
-      isinstance(l, Dense) and l.dropout > 0 for l in spec.layers):
+      isinstance(l, (Dense, AdaptiveAvgPool)) and l.dropout > 0
+      for l in spec.layers):
     raise ZfjaxError('apply(..., train=True) needs an rng for dropout')
   activations, switches = {}, {}
   x = images
@@ -112,6 +114,10 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
     elif isinstance(layer, LRN):
       x = layers.lrn(x, size=layer.size, k=layer.k, alpha=layer.alpha,
                      beta=layer.beta)
+    elif isinstance(layer, AdaptiveAvgPool):
+      x = layers.adaptive_avg_pool(x, layer.output_size)
+      if train and layer.dropout > 0:
+        x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
     elif isinstance(layer, Dense):
       p = params[layer.name]
       x = x.reshape(x.shape[0], -1) @ p['kernel'] + p['bias']

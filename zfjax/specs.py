@@ -14,6 +14,10 @@ Layer records:
       local response normalisation across maps (Krizhevsky et al. §3.3).
   Dense(name, features, relu, dropout, bias_init)
       the first Dense reads the NHWC-flattened output of the layer before it.
+  AdaptiveAvgPool(name, output_size, dropout)
+      average pooling to a fixed (output_size, output_size) map whatever the
+      input size, with PyTorch's bins (see `adaptive_bins`); inverted dropout
+      on its output when training, as a Dense layer's.
 
 The last Dense layer has `num_classes` outputs and no ReLU (its outputs are
 the logits).
@@ -65,7 +69,14 @@ class Dense:
   bias_init: float = 0.0
 
 
-Layer = Union[Conv, MaxPool, LRN, Dense]
+@dataclasses.dataclass(frozen=True)
+class AdaptiveAvgPool:
+  name: str
+  output_size: int = 6
+  dropout: float = 0.0
+
+
+Layer = Union[Conv, MaxPool, LRN, Dense, AdaptiveAvgPool]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +115,15 @@ def _conv_out(size: int, kernel: int, stride: int, before: int,
   return (size + before + after - kernel) // stride + 1
 
 
+def adaptive_bins(size: int, output_size: int) -> tuple[tuple[int, int], ...]:
+  """PyTorch's adaptive pooling bins along one axis: output cell i averages
+  input cells [floor(i * size / output_size), ceil((i + 1) * size /
+  output_size)). Bins may overlap (size not a multiple of output_size) or
+  repeat a cell (size < output_size)."""
+  return tuple((i * size // output_size, -(-(i + 1) * size // output_size))
+               for i in range(output_size))
+
+
 def layer_shapes(spec: Spec,
                  image_size: int | None = None) -> dict[str, tuple[int, ...]]:
   """Output shape (without batch) of every layer: (H, W, C) or (features,)."""
@@ -128,6 +148,11 @@ def layer_shapes(spec: Spec,
         raise ZfjaxError(f"spec '{spec.name}': input of {size} pixels is too "
                          f"small for layer {layer.name}")
       shape = (h, w, shape[2])
+    elif isinstance(layer, AdaptiveAvgPool):
+      if len(shape) != 3:
+        raise ZfjaxError(f"spec '{spec.name}': {layer.name} needs a spatial "
+                         f'input')
+      shape = (layer.output_size, layer.output_size, shape[2])
     elif isinstance(layer, Dense):
       shape = (layer.features,)
     shapes[layer.name] = shape
@@ -158,10 +183,20 @@ class ReceptiveField(NamedTuple):
   start: int
 
 
-def receptive_fields(spec: Spec) -> dict[str, ReceptiveField]:
-  """Receptive field of every spatial layer (Conv, MaxPool, LRN)."""
+def receptive_fields(spec: Spec, image_size: int | None = None
+                     ) -> dict[str, ReceptiveField]:
+  """Receptive field of every spatial layer (Conv, MaxPool, LRN, and
+  AdaptiveAvgPool where its bins are regular).
+
+  An AdaptiveAvgPool's bins depend on its input size (at `image_size` pixels,
+  default the spec's): where that size is a multiple of the output size they
+  are a pooling of window = stride = size // output_size; otherwise bins of
+  unequal sizes and spacing have no (jump, size, start) form, and that layer
+  and the ones above it get no entry.
+  """
   rf = ReceptiveField(jump=1, size=1, start=0)
   fields = {}
+  in_shapes = None
   for layer in spec.layers:
     if isinstance(layer, Conv):
       rf = ReceptiveField(rf.jump * layer.stride,
@@ -171,6 +206,14 @@ def receptive_fields(spec: Spec) -> dict[str, ReceptiveField]:
       rf = ReceptiveField(rf.jump * layer.stride,
                           rf.size + (layer.window - 1) * rf.jump,
                           rf.start - layer.padding[0] * rf.jump)
+    elif isinstance(layer, AdaptiveAvgPool):
+      in_shapes = in_shapes or input_shapes(spec, image_size)
+      size = in_shapes[layer.name][0]
+      if size % layer.output_size:
+        break
+      window = size // layer.output_size
+      rf = ReceptiveField(rf.jump * window, rf.size + (window - 1) * rf.jump,
+                          rf.start)
     elif isinstance(layer, Dense):
       break
     fields[layer.name] = rf
@@ -185,7 +228,7 @@ def receptive_box(spec: Spec, layer: str, y: int, x: int,
   inside it.
   """
   size = spec.image_size if image_size is None else image_size
-  fields = receptive_fields(spec)
+  fields = receptive_fields(spec, size)
   if layer not in fields:
     spec.layer(layer)  # raises for unknown names
     raise ZfjaxError(f"layer '{layer}' of spec '{spec.name}' is not spatial")
@@ -300,6 +343,29 @@ def zfnet_small(num_classes: int = 10) -> Spec:
   ) + _classifier(num_classes, 256, 0.0), 64)
 
 
+def alexnet_torchvision(num_classes: int = 1000) -> Spec:
+  """torchvision's `alexnet()` (the 'one weird trick' variant of AlexNet,
+  whose weights are alexnet-owt-7be5be79.pth): 64/192/384/256/256 maps, no
+  LRN, max-pools 3x3/2, adaptive average pooling to 6x6 (an identity at 224
+  pixels, where pool5 gives 6x6 already), dropout 0.5 before fc6 and fc7.
+  Biases 0, as torchvision initialises them. See `zfjax.convert`.
+  """
+  return Spec('alexnet_torchvision', (
+      Conv('conv1', 64, 11, stride=4, padding=2),
+      MaxPool('pool1', 3, 2),
+      Conv('conv2', 192, 5, padding=2),
+      MaxPool('pool2', 3, 2),
+      Conv('conv3', 384, 3, padding=1),
+      Conv('conv4', 256, 3, padding=1),
+      Conv('conv5', 256, 3, padding=1),
+      MaxPool('pool5', 3, 2),
+      AdaptiveAvgPool('pool6', 6, dropout=0.5),
+      Dense('fc6', 4096, dropout=0.5),
+      Dense('fc7', 4096),
+      Dense('fc8', num_classes, relu=False),
+  ), 224)
+
+
 def _variant(base: Callable[[int], Spec], name: str, *,
              remove: tuple[str, ...] = (),
              resize: dict[str, int] | None = None,
@@ -324,6 +390,7 @@ SPECS: dict[str, Callable[[int], Spec]] = {
     'zfnet': zfnet,
     'alexnet': alexnet,
     'zfnet_small': zfnet_small,
+    'alexnet_torchvision': alexnet_torchvision,
     'alexnet_grouped': _variant(alexnet, 'alexnet_grouped',
                                 groups={'conv2': 2, 'conv4': 2, 'conv5': 2}),
     'alexnet_remove34': _variant(alexnet, 'alexnet_remove34',
