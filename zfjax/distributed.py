@@ -51,10 +51,21 @@ def initialize(timeout: float) -> None:
   JAX's own heartbeat is set well beyond it, so that a lost process is
   reported by `PeerWatch` with its number rather than by JAX's abort.
   """
-  jax.distributed.initialize(
-      coordinator_address=os.environ.get(ENV_ADDRESS) or None,
-      num_processes=_env_int(ENV_COUNT), process_id=_env_int(ENV_ID),
-      heartbeat_timeout_seconds=int(max(100, 3 * timeout)))
+  # pylint: disable=g-import-not-at-top
+  from zfjax.errors import ZfjaxError
+  try:
+    jax.distributed.initialize(
+        coordinator_address=os.environ.get(ENV_ADDRESS) or None,
+        num_processes=_env_int(ENV_COUNT), process_id=_env_int(ENV_ID),
+        heartbeat_timeout_seconds=int(max(100, 3 * timeout)))
+  except ValueError as e:
+    # JAX found no cluster and was given no address, count or id.
+    raise ZfjaxError(
+        f'config.distributed=True but this process cannot tell its run\'s '
+        f'processes ({e}); set {ENV_ADDRESS}=HOST:PORT (process 0\'s host), '
+        f'{ENV_COUNT}=N and {ENV_ID}=I (0..N-1) in every process, or run '
+        f'under a launcher JAX detects (TPU pod slice, SLURM, Open MPI)'
+    ) from None
 
 
 def _client():

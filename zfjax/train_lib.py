@@ -339,7 +339,11 @@ class _Run:
     self.last_saved = meta.step
     log.info('resumed from step %d (epoch %d) in %s', meta.step, meta.epoch,
              self.workdir)
-    return state, meta.step, meta.epoch_end or meta.step == 0
+    # Only a checkpoint at an epoch's end can still owe that epoch's
+    # evaluation; one from inside an epoch resumes its training.
+    return state, meta.step, (meta.epoch_end or
+                              meta.step % self.steps_per_epoch != 0 or
+                              meta.step == 0)
 
   def _kept(self) -> str:
     if self.last_saved is None:
