@@ -19,15 +19,12 @@ processes later with a C++ stack trace; ours comes first.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
 import time
 
 import jax
-
-log = logging.getLogger(__name__)
 
 # What a process exits with when another process of the run was lost: the
 # status of every zfjax error (the run's checkpoints are intact; rerunning

@@ -472,8 +472,8 @@ def train_batches(config, *, epoch: int, seed: int,
   Yields `steps_per_epoch(config)` batches of batch_size // process_count
   examples: process p's rows of each global batch (`host_rows`). The global
   batches take the epoch's shuffled order `batch_size` at a time, every
-  example at most once (the last split_size % batch_size are dropped, others
-  each epoch). The order, crops, flips and colour shifts depend only on
+  example at most once (the order's last split_size % batch_size are left
+  out). The order, crops, flips and colour shifts depend only on
   (seed, epoch), not on the number of processes, so skipping `skip_batches`
   gives exactly the batches an uninterrupted epoch yields after them; the
   skipped examples and other processes' rows are not decoded.
