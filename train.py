@@ -7,6 +7,11 @@ r"""Train a convnet, or evaluate an ensemble of trained ones.
 
 Rerunning a training command resumes from the newest checkpoint in its
 workdir. Each config's docstring gives its command, time and result.
+
+Several processes (hosts): the same command in each, with
+--config.distributed=True, a shared workdir and JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES, JAX_PROCESS_ID set (or a cluster JAX detects); see the
+README's "Several hosts".
 """
 
 import logging as std_logging

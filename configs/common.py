@@ -66,6 +66,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   # Several hosts (a TPU pod slice): call jax.distributed.initialize().
   c.distributed = False
+  # Seconds without a heartbeat from another process before the others stop
+  # with an error naming it (zfjax.distributed.PeerWatch).
+  c.peer_timeout_seconds = 120.0
   return c
 
 

@@ -13,11 +13,11 @@ import math
 from typing import NamedTuple, Sequence
 
 import jax
-import tqdm
 
 from zfjax import checkpointing
 from zfjax import input_pipeline
 from zfjax import metrics
+from zfjax import progress
 from zfjax import train_lib
 from zfjax.errors import ZfjaxError
 
@@ -70,9 +70,9 @@ def evaluate_ensemble(workdirs: Sequence[str], *, ten_crop: bool = True,
       ten_crop=ten_crop)
   total = metrics.Counts.zeros()
   alone = [metrics.Counts.zeros() for _ in members]
-  for batch in tqdm.tqdm(batches, desc='ensemble', unit='batch',
-                         total=math.ceil(info.split_sizes[split] / batch_size),
-                         disable=jax.process_index() != 0):
+  for batch in progress.bar(batches, desc='ensemble', unit='batch',
+                            total=math.ceil(info.split_sizes[split] / batch_size),
+                            disable=jax.process_index() != 0):
     images, labels, mask = train_lib.to_global(mesh, batch)
     probs = [predict(params, images) for params, predict in members]
     for i, p in enumerate(probs):

@@ -445,10 +445,38 @@ def steps_per_epoch(config) -> int:
 
 
 def _epoch_seeds(seed: int, epoch: int) -> tuple[int, int]:
-  """(shuffle seed, per-example key) of one epoch on this process."""
-  state = np.random.SeedSequence([seed, epoch, jax.process_index()])
+  """(shuffle seed, per-example key) of one epoch, the same on every
+  process."""
+  # The trailing 0 was the process index when each host shuffled its own
+  # part; it keeps the orders of one-process runs as they were.
+  state = np.random.SeedSequence([seed, epoch, 0])
   shuffle_seed, key = state.generate_state(2, np.uint64) >> np.uint64(1)
   return int(shuffle_seed), int(key)
+
+
+def host_rows(batch_size: int, process_index: int,
+              process_count: int) -> tuple[int, int]:
+  """This process's rows [start, stop) of every global training batch.
+
+  Every process reads the same shuffled stream of a training epoch (still
+  encoded) and decodes only its rows, so the global batches, their crops and
+  their order do not depend on the number of processes.
+  """
+  per_host = batch_size // process_count
+  return process_index * per_host, (process_index + 1) * per_host
+
+
+def _own_rows(batch_size: int):
+  """A tf.data predicate on (position in the epoch, example): whether the
+  example is in this process's rows of its global batch."""
+  start, stop = host_rows(batch_size, jax.process_index(),
+                          jax.process_count())
+
+  def own(position, ex):
+    del ex
+    row = position % batch_size
+    return (row >= start) & (row < stop)
+  return own
 
 
 def _batches(ds: tf.data.Dataset) -> Iterator[Batch]:
@@ -461,17 +489,19 @@ def train_batches(config, *, epoch: int, seed: int,
   """One epoch of this process's part of the training split.
 
   Yields `steps_per_epoch(config)` batches of batch_size // process_count
-  examples (the remainder is dropped). The order, crops, flips and colour
-  shifts depend only on (seed, epoch, process), so skipping `skip_batches`
+  examples: process p's rows of each global batch (`host_rows`). The global
+  batches take the epoch's shuffled order `batch_size` at a time, every
+  example at most once (the order's last split_size % batch_size are left
+  out). The order, crops, flips and colour shifts depend only on
+  (seed, epoch), not on the number of processes, so skipping `skip_batches`
   gives exactly the batches an uninterrupted epoch yields after them; the
-  skipped examples are not decoded.
+  skipped examples and other processes' rows are not decoded.
   """
   builder = _builder(config)
   mean = tf.constant(mean_image(config))
   pca = color_pca(config) if config.pca_augment else None
   steps = steps_per_epoch(config)
   per_host = config.batch_size // jax.process_count()
-  start, stop = _host_range(_split_size(builder, config.train_split))
   shuffle_seed, key = _epoch_seeds(seed, epoch)
   decode = _decoder(builder, config.resize_size)
 
@@ -484,11 +514,14 @@ def train_batches(config, *, epoch: int, seed: int,
             'mask': tf.constant(True),
             'index': ex['index']}
 
-  ds = _read(builder, config.train_split, start, stop,
+  ds = _read(builder, config.train_split, 0,
+             _split_size(builder, config.train_split),
              shuffle_seed=shuffle_seed)
   ds = ds.shuffle(config.shuffle_buffer, seed=shuffle_seed,
                   reshuffle_each_iteration=False)
-  ds = ds.take(steps * per_host).enumerate().skip(skip_batches * per_host)
+  ds = ds.take(steps * config.batch_size).enumerate().skip(
+      skip_batches * config.batch_size)
+  ds = ds.filter(_own_rows(config.batch_size))
   ds = ds.map(preprocess, num_parallel_calls=_AUTOTUNE, deterministic=True)
   return _batches(ds.batch(per_host, drop_remainder=True))
 

@@ -18,10 +18,10 @@ from typing import Callable, Iterable, NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tqdm
 
 from zfjax import deconv
 from zfjax import models
+from zfjax import progress
 from zfjax.errors import ZfjaxError
 from zfjax.specs import Spec, receptive_fields
 
@@ -105,8 +105,8 @@ def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
   layers = tuple(dict.fromkeys(layers))
   top = {name: _empty(deconv.check_conv_layer(spec, name).features, k)
          for name in layers}
-  for batch in tqdm.tqdm(batches, total=total, desc='top-k scan',
-                         unit='batch'):
+  for batch in progress.bar(batches, total=total, desc='top-k scan',
+                            unit='batch'):
     top = _scan_step(params, jnp.asarray(batch.images),
                      jnp.asarray(batch.mask, bool),
                      jnp.asarray(batch.index, jnp.int32), top, spec, layers)
@@ -196,8 +196,8 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
   patches = np.full((len(chan), p, p, 3), grey, np.uint8)
   filled = np.flatnonzero(sel.index >= 0)
   by_image = filled[np.argsort(sel.index[filled], kind='stable')]
-  for start in tqdm.trange(0, len(by_image), load_size, unit='load',
-                           desc=f'projecting {layer} top-{k}'):
+  for start in progress.trange(0, len(by_image), load_size, unit='load',
+                              desc=f'projecting {layer} top-{k}'):
     rows = by_image[start:start + load_size]
     images, display = load(sel.index[rows])
     proj = deconv.project_in_chunks(params, images, spec, layer, chan[rows],

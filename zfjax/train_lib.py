@@ -32,14 +32,15 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import tqdm
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from zfjax import checkpointing
+from zfjax import distributed
 from zfjax import input_pipeline
 from zfjax import metrics
 from zfjax import models
+from zfjax import progress
 from zfjax import schedule
 from zfjax.errors import ZfjaxError
 
@@ -215,8 +216,8 @@ def evaluate(predict: Callable, params: models.Params,
              ) -> metrics.Rates | None:
   """Rates of `params` over `batches`; None if `should_stop` said so."""
   counts = metrics.Counts.zeros()
-  for batch in tqdm.tqdm(batches, total=total, desc=desc, unit='batch',
-                         leave=False, disable=jax.process_index() != 0):
+  for batch in progress.bar(batches, total=total, desc=desc, unit='batch',
+                            leave=False, disable=jax.process_index() != 0):
     if should_stop():
       return None
     images, labels, mask = to_global(mesh, batch)
@@ -338,7 +339,11 @@ class _Run:
     self.last_saved = meta.step
     log.info('resumed from step %d (epoch %d) in %s', meta.step, meta.epoch,
              self.workdir)
-    return state, meta.step, meta.epoch_end or meta.step == 0
+    # Only a checkpoint at an epoch's end can still owe that epoch's
+    # evaluation; one from inside an epoch resumes its training.
+    return state, meta.step, (meta.epoch_end or
+                              meta.step % self.steps_per_epoch != 0 or
+                              meta.step == 0)
 
   def _kept(self) -> str:
     if self.last_saved is None:
@@ -425,9 +430,9 @@ class _Run:
     batches = input_pipeline.train_batches(config, epoch=epoch,
                                            seed=config.seed,
                                            skip_batches=skip)
-    bar = tqdm.tqdm(total=per_epoch, initial=skip, unit='step',
-                    desc=f'epoch {epoch + 1}/{config.num_epochs}',
-                    disable=not self.is_main, dynamic_ncols=True)
+    bar = progress.bar(total=per_epoch, initial=skip, unit='step',
+                       desc=f'epoch {epoch + 1}/{config.num_epochs}',
+                       disable=not self.is_main, dynamic_ncols=True)
     running, tick, tick_step = _fresh_running(), time.time(), step
     params, opt_state = state.params, state.opt_state
     with bar:
@@ -483,14 +488,41 @@ class _Run:
     return rates
 
 
+# Bounds on waiting for the other processes while they are alive: for
+# process 0 to prepare the data (rendering the built-in set, the mean image
+# of a large training split), and for the last of them to finish.
+_PREPARE_SECONDS = 6 * 3600
+_FINISH_SECONDS = 600
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> TrainResult:
-  """Trains `config` in `workdir`, resuming from its newest checkpoint."""
+  """Trains `config` in `workdir`, resuming from its newest checkpoint.
+
+  With `config.distributed` every process of the run calls it (see
+  `zfjax.distributed`); a process that goes silent for
+  `config.peer_timeout_seconds` ends the others with an error naming it.
+  """
   if config.distributed:
-    # Before any other JAX call: it discovers the pod slice's hosts.
-    jax.distributed.initialize()
+    # Before any other JAX call: it discovers the run's processes.
+    distributed.initialize(config.peer_timeout_seconds)
   check_config(config)
   checkpointing.save_config(config, workdir)
+  with distributed.PeerWatch(config.peer_timeout_seconds, workdir):
+    if jax.process_count() > 1:
+      # The first use renders the built-in data set and caches the mean
+      # image; one process does it, the others then read the result.
+      if jax.process_index() == 0:
+        input_pipeline.mean_image(config)
+      distributed.barrier('data', _PREPARE_SECONDS)
+    result = _train_and_evaluate(config, workdir)
+    # A process that left early would look lost to the others.
+    distributed.barrier('finished', _FINISH_SECONDS)
+  return result
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict,
+                        workdir: str) -> TrainResult:
   with checkpointing.StopWatch() as stop:
     run = _Run(config, workdir, stop)
     try:
