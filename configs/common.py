@@ -42,6 +42,10 @@ def get_config() -> ml_collections.ConfigDict:
   c.shapes.num_eval = 2_000
   c.shapes.seed = 0
 
+  # Precision of the convolutions and matrix products: 'float32' or
+  # 'bfloat16' (params, optimizer state, loss and softmax stay float32).
+  c.compute_dtype = 'float32'
+
   # Optimisation: SGD with momentum, rate divided on validation plateaus.
   c.seed = 0
   c.num_epochs = 70
