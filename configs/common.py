@@ -36,6 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.train_split = 'train'
   c.eval_split = 'validation'
   c.shuffle_buffer = 10_000
+  # Read the stored form (squares resized once, JPEG; see the README).
+  c.stored_images = False
   c.shapes = ml_collections.ConfigDict()  # the built-in set (zfjax_shapes)
   c.shapes.image_size = 64
   c.shapes.num_train = 20_000
