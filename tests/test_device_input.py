@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from jax.sharding import Mesh
 
+from configs import tiny
 from zfjax import input_pipeline as ip
 from zfjax import models, prefetch, preprocess, specs, train_lib
+from zfjax.errors import ZfjaxError
 from zfjax.input_pipeline import tf
 
 R, C = 20, 16  # resized square and crop sides, small for speed
@@ -252,3 +254,10 @@ assert not loaded
                           text=True, check=False, cwd=root,
                           env=dict(os.environ, PYTHONPATH=root))
   assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_unknown_compute_dtype_is_a_one_line_error():
+  config = tiny.get_config()
+  config.compute_dtype = 'float16'
+  with pytest.raises(ZfjaxError, match='compute_dtype.*float32, bfloat16'):
+    train_lib.check_config(config)
