@@ -27,7 +27,8 @@ Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
   shuffle_buffer: examples in the shuffle buffer (after file shuffling).
   stored_images:  read the stored form of the data set (every image's
                   central square resized to resize_size once, JPEG quality
-                  `STORED_QUALITY`, 4:4:4) instead of resizing every epoch;
+                  `stored_dataset.QUALITY`, 4:4:4) instead of resizing every
+                  epoch;
                   `python -m zfjax.input_pipeline --stored` prepares it.
   shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed.
 

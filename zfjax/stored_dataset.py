@@ -25,9 +25,10 @@ from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-# JPEG quality of the stored squares (with 4:4:4 chroma): on the built-in
-# data set the decoded pixels differ from the source's by 1.0 grey level on
-# average (see the README for the measured figures).
+# JPEG quality of the stored squares (with 4:4:4 chroma). Measured on the
+# built-in data set: decoded pixels 2.8 grey levels from the source's on
+# average (99th percentile 10) at 3.8 KB per 64x64 image; quality 100 gives
+# 0.5 at 8.5 KB (README, "ImageNet 2012").
 QUALITY = 95
 
 
