@@ -1,7 +1,8 @@
 """Input pipeline throughput on ImageNet-sized JPEGs, images/s per core.
 
   python benchmarks/input_pipeline_throughput.py [--images 256] [--batches 20]
-      [--batch_size 128] [--threads N] [--modes train eval ten_crop]
+      [--batch_size 128] [--threads N]
+      [--modes train eval ten_crop train_stored]
 
 Makes `--images` 500x375 JPEGs (ImageNet's typical size; smooth colour
 noise plus grain, quality 90, 4:2:0 chroma as most ImageNet files) and runs
@@ -10,7 +11,12 @@ pipeline on `--threads` threads (default: all cores): decode fused with the
 central-square crop, resize to 256 (antialiased), then
   train:    random 224 crop, flip, mean subtraction;
   eval:     centre 224 crop, mean subtraction;
-  ten_crop: the 10 crops.
+  ten_crop: the 10 crops;
+  train_stored (printed `train (stored 256)`): what training does with
+    `config.stored_images`: the same images stored once as 256x256 JPEGs
+    (`stored_dataset.QUALITY`, 4:4:4), decoded without a resize, a random
+    224 crop sent as uint8 with its draws (`on_device`; the step subtracts
+    the mean and flips).
 Batches of `--batch_size`, prefetched. The first 3 batches are not timed.
 Reading the TFDS records is not included: it is I/O, not CPU, bound.
 """
@@ -29,6 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 import numpy as np  # noqa: E402
 
 from zfjax import input_pipeline as ip  # noqa: E402
+from zfjax import stored_dataset  # noqa: E402
 from zfjax.input_pipeline import tf  # noqa: E402
 
 _RESIZE, _CROP = 256, 224
@@ -46,10 +53,25 @@ def _jpegs(count: int, seed: int = 0) -> list[bytes]:
   return out
 
 
+def _stored(jpegs: list[bytes]) -> list[bytes]:
+  """The stored form: central square resized to 256, JPEG as prepared."""
+  return [tf.io.encode_jpeg(
+      ip.decode_square(j, _RESIZE, 'jpeg', dtype=tf.uint8),
+      quality=stored_dataset.QUALITY, chroma_downsampling=False).numpy()
+          for j in jpegs]
+
+
 def _pipeline(jpegs, mode: str, batch_size: int, threads: int):
   mean = tf.constant(np.full((_RESIZE, _RESIZE, 3), 120.0, np.float32))
 
   def preprocess(position, encoded):
+    if mode == 'train_stored':
+      square = ip.decode_square(encoded, _RESIZE, 'jpeg', _RESIZE, tf.uint8)
+      offset, flip, alpha = ip.train_draws(
+          tf.stack([tf.constant(0, tf.int64), position]), _RESIZE, _CROP,
+          False)
+      crop = square[offset[0]:offset[0] + _CROP, offset[1]:offset[1] + _CROP]
+      return {'image': crop, 'offset': offset, 'flip': flip, 'alpha': alpha}
     image = ip.decode_square(encoded, _RESIZE, 'jpeg')
     if mode == 'train':
       return ip.train_crop(image, mean, tf.stack([tf.constant(0, tf.int64),
@@ -72,22 +94,32 @@ def main() -> None:
   parser.add_argument('--batches', type=int, default=20)
   parser.add_argument('--batch_size', type=int, default=128)
   parser.add_argument('--threads', type=int, default=os.cpu_count())
-  parser.add_argument('--modes', nargs='+', default=['train', 'eval'],
-                      choices=['train', 'eval', 'ten_crop'])
+  parser.add_argument('--modes', nargs='+',
+                      default=['train', 'eval', 'train_stored'],
+                      choices=['train', 'eval', 'ten_crop', 'train_stored'])
   args = parser.parse_args()
   jpegs = _jpegs(args.images)
   mean_kb = np.mean([len(j) for j in jpegs]) / 1024
   print(f'{args.images} JPEGs 500x375, {mean_kb:.0f} KB on average; '
         f'{args.threads} threads; batches of {args.batch_size}')
+  stored = _stored(jpegs) if 'train_stored' in args.modes else None
+  if stored:
+    stored_kb = np.mean([len(j) for j in stored]) / 1024
+    print(f'stored 256x256 JPEGs (quality {stored_dataset.QUALITY}, 4:4:4): '
+          f'{stored_kb:.0f} KB on average, {stored_kb * 1_331_167 / 2**20:.0f}'
+          f' GB for ImageNet\'s 1,331,167 train + validation images at this '
+          f'size')
   for mode in args.modes:
-    it = iter(_pipeline(jpegs, mode, args.batch_size, args.threads))
+    it = iter(_pipeline(stored if mode == 'train_stored' else jpegs, mode,
+                        args.batch_size, args.threads))
     for _ in range(3):
       next(it)
     start = time.perf_counter()
     for _ in range(args.batches):
       next(it)
     rate = args.batches * args.batch_size / (time.perf_counter() - start)
-    print(f'{mode:9s} {rate:8.1f} images/s  {rate / args.threads:7.1f} '
+    name = 'train (stored 256)' if mode == 'train_stored' else mode
+    print(f'{name:18s} {rate:8.1f} images/s  {rate / args.threads:7.1f} '
           f'images/s/core')
 
 

@@ -36,6 +36,8 @@ def get_config() -> ml_collections.ConfigDict:
   c.train_split = 'train'
   c.eval_split = 'validation'
   c.shuffle_buffer = 10_000
+  # Read the stored form (squares resized once, JPEG; see the README).
+  c.stored_images = False
   c.shapes = ml_collections.ConfigDict()  # the built-in set (zfjax_shapes)
   c.shapes.image_size = 64
   c.shapes.num_train = 20_000
@@ -45,6 +47,10 @@ def get_config() -> ml_collections.ConfigDict:
   # split's mean image; set by `python -m zfjax.convert` for torchvision's
   # AlexNet. None: the mean image.
   c.mean_rgb = config_dict.placeholder(tuple)
+
+  # Precision of the convolutions and matrix products: 'float32' or
+  # 'bfloat16' (params, optimizer state, loss and softmax stay float32).
+  c.compute_dtype = 'float32'
 
   # Optimisation: SGD with momentum, rate divided on validation plateaus.
   c.seed = 0

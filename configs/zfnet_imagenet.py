@@ -26,6 +26,25 @@ images/s), i.e. 34-50 hours per epoch of 10,009 steps: a CPU is for trying
 the command, not for training. No GPU figure was measured yet (the
 benchmark prints one on any device).
 
+On a GPU, prepare and read the stored 256-px form (README, "ImageNet
+2012" step 4) and consider bfloat16:
+
+  python -m zfjax.input_pipeline --dataset=imagenet2012 --stored
+  python train.py --config configs/zfnet_imagenet.py --workdir workdir/zfnet \
+      --config.stored_images=True --config.compute_dtype=bfloat16
+
+The trainer sends uint8 crops and finishes the preprocessing in the step
+(README, "Feeding the accelerator"). Input pipeline on the shared 2-core
+CPU, 2026-11-25 (benchmarks/input_pipeline_throughput.py, under heavy load
+from other jobs): `train (stored 256)` 249 and 110 images/s/core in two
+runs, 6.8x and 3.5x the full-size `train` row of the same run (37 and 31).
+Step with host batches (benchmarks/train_step.py --host_batches,
+--config.batch_size=32, same load): 93 s per step with the uint8 batches on
+the device, 72 s host-fed (float32); 109 and 118 s (bfloat16). GPU
+figures (the targets: host-fed >= 0.9 x device-resident, >= 11,000
+images/s in float32 and >= 16,000 in bfloat16 at batch 256 on one H100)
+are not measured yet.
+
 Expected result (ZF Table 2/3): top-1 / top-5 validation error 38.4 / 16.5 %
 (10-crop), train top-1 error 33.1 %.
 """

@@ -143,3 +143,45 @@ def test_prepare_from_the_tars_without_network(imagenet, monkeypatch):
   mean = ip.mean_image(config)
   expected = np.mean([c for c, _ in truth['train']], axis=0)
   assert np.abs(mean - expected).max() < 3
+
+
+def test_stored_squares_from_the_tars(imagenet):
+  """One command writes the stored 32-px form; it reads as the per-epoch
+  path does (solid colours survive JPEG within 2 grey levels)."""
+  config, truth = imagenet
+  stored = config.copy_and_resolve_references()
+  stored.stored_images = True
+  with pytest.raises(ZfjaxError, match='--stored --resize_size=32'):
+    ip.dataset_info(stored)
+  ip.main(['--dataset=imagenet2012', f'--data_dir={config.data_dir}',
+           f'--manual_dir={config.manual_dir}', '--stored',
+           '--resize_size=32'])
+  info = ip.dataset_info(stored)
+  assert info.split_sizes == {'train': 6, 'validation': 5}
+
+  for split in ('train', 'validation'):
+    a = list(ip.eval_batches(config, split, batch_size=4, ten_crop=True,
+                             on_device=True))
+    b = list(ip.eval_batches(stored, split, batch_size=4, ten_crop=True,
+                             on_device=True))
+    for x, y in zip(a, b):
+      np.testing.assert_array_equal(x.index, y.index)
+      np.testing.assert_array_equal(x.labels, y.labels)
+      assert y.images.pixels.shape[1:] == (32, 32, 3)
+      assert np.abs(x.images.pixels.astype(int)
+                    - y.images.pixels.astype(int))[x.mask].max() <= 2
+  # Each stored validation example is its own file, with its label.
+  batches = list(ip.eval_batches(stored, 'validation', batch_size=5))
+  files = _identify(batches[0].images, stored, truth['validation'])
+  assert sorted(files) == list(range(_NUM_VAL))
+  np.testing.assert_array_equal(
+      batches[0].labels, [truth['validation'][f][1] for f in files])
+  files = []
+  for b in ip.train_batches(stored, epoch=0, seed=0, on_device=True):
+    assert b.images.pixels.dtype == np.uint8
+    colours = b.images.pixels.reshape(len(b.labels), -1, 3).mean(1)
+    f = np.abs(colours[:, None] - np.array(
+        [c for c, _ in truth['train']], float)[None]).max(-1).argmin(1)
+    np.testing.assert_array_equal(b.labels, [truth['train'][i][1] for i in f])
+    files.extend(f)
+  assert sorted(files) == list(range(6))

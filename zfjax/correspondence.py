@@ -39,7 +39,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from zfjax import input_pipeline
 from zfjax import invariance
 from zfjax import models
 from zfjax import shapes
@@ -218,8 +217,10 @@ def load_image_files(paths: Sequence[str], config) -> LoadedImages:
   """JPEG or PNG files -> model inputs, as `input_pipeline` makes them: the
   central square resized to config.resize_size, the centre crop of
   config.crop_size, the training mean image subtracted."""
-  # After input_pipeline, which configures TensorFlow's logging and devices.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # Data is read here, so TensorFlow is imported here (input_pipeline first:
+  # it configures TensorFlow's logging and devices).
+  from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
+  tf = input_pipeline.tf
 
   resize, crop = config.resize_size, config.crop_size
   mean = input_pipeline.mean_image(config)
@@ -290,6 +291,7 @@ def builtin_faces(config, *, class_name: str | None = None,
                      f"{', '.join(face_names)}")
   label = shapes.CLASS_NAMES.index(class_name)
   split = split or config.eval_split
+  from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
   sizes = input_pipeline.dataset_info(config).split_sizes
   if split not in sizes:
     raise ZfjaxError(f"split '{split}' is not in zfjax_shapes; choose one of "

@@ -25,6 +25,11 @@ Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
   pca_augment:    add AlexNet's PCA colour shift in training.
   train_split, eval_split: 'train', 'validation'.
   shuffle_buffer: examples in the shuffle buffer (after file shuffling).
+  stored_images:  read the stored form of the data set (every image's
+                  central square resized to resize_size once, JPEG quality
+                  `stored_dataset.QUALITY`, 4:4:4) instead of resizing every
+                  epoch;
+                  `python -m zfjax.input_pipeline --stored` prepares it.
   shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed.
 
 The mean image and the RGB covariance (for the PCA shift) are computed once,
@@ -49,7 +54,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 
+from zfjax import preprocess  # noqa: E402
 from zfjax import shapes_dataset  # noqa: E402
+from zfjax import stored_dataset  # noqa: E402
 from zfjax.errors import ZfjaxError  # noqa: E402
 
 # TFDS's use of deprecated tf.data calls would warn on every first read.
@@ -72,6 +79,9 @@ class Batch(NamedTuple):
 
   images: (B, crop, crop, 3) float32, mean-subtracted, 0..255 pixel scale;
     with ten crops (B, 10, crop, crop, 3), crops ordered as `TEN_CROPS`.
+    With `on_device=True`: a `preprocess.Crops` (uint8 crops and their
+    draws) or, for ten crops, a `preprocess.Squares` (uint8 resized
+    squares), which the jitted steps finish (`preprocess.finish`).
   labels: (B,) int32.
   mask: (B,) bool, False on padding rows (evaluation only).
   index: (B,) int64 position of the example in its split, -1 on padding.
@@ -125,6 +135,7 @@ def default_data_config(dataset: str = 'zfjax_shapes') -> ml_collections.ConfigD
       'train_split': 'train',
       'eval_split': 'validation',
       'shuffle_buffer': 10_000,
+      'stored_images': False,
       'shapes': {'image_size': 64, 'num_train': 20_000, 'num_eval': 2_000,
                  'seed': 0},
   })
@@ -135,7 +146,8 @@ def default_data_config(dataset: str = 'zfjax_shapes') -> ml_collections.ConfigD
 
 
 def decode_square(encoded: tf.Tensor, resize_size: int, image_format: str,
-                  stored_size: int | None = None) -> tf.Tensor:
+                  stored_size: int | None = None,
+                  dtype: tf.DType = tf.float32) -> tf.Tensor:
   """Encoded image -> its central square resized, (R, R, 3) float32 0..255.
 
   JPEGs are decoded with the crop fused in, so the discarded sides of the
@@ -144,9 +156,19 @@ def decode_square(encoded: tf.Tensor, resize_size: int, image_format: str,
   decoders give. The resize is antialiased: dearer (bilinear without it
   runs about 1.6 times as fast) but free of the aliasing that the
   architecture study (ZF Fig. 6) looks for in the filters. `stored_size`:
-  the side of the images when all are squares of that size (zfjax_shapes);
-  at R they are used as they are.
+  the side of the images when all are squares of that size (zfjax_shapes,
+  stored forms); at R they are used as they are. `dtype` tf.uint8 rounds
+  the resized pixels to the nearest integer (what `on_device` pipelines
+  send).
   """
+  if stored_size == resize_size:
+    if image_format == 'jpeg':
+      image = tf.io.decode_jpeg(encoded, channels=3,
+                                dct_method='INTEGER_ACCURATE')
+    else:
+      image = tf.io.decode_png(encoded, channels=3)
+    image.set_shape([resize_size, resize_size, 3])
+    return tf.cast(image, dtype)
   if image_format == 'jpeg':
     shape = tf.image.extract_jpeg_shape(encoded)
     side = tf.minimum(shape[0], shape[1])
@@ -156,20 +178,40 @@ def decode_square(encoded: tf.Tensor, resize_size: int, image_format: str,
                                        dct_method='INTEGER_ACCURATE')
   else:
     image = tf.io.decode_png(encoded, channels=3)
-    if stored_size == resize_size:
-      image.set_shape([resize_size, resize_size, 3])
-      return tf.cast(image, tf.float32)
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
     top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
     image = image[top:top + side, left:left + side]
-  return tf.image.resize(image, [resize_size, resize_size], antialias=True)
+  image = tf.image.resize(image, [resize_size, resize_size], antialias=True)
+  if dtype == tf.uint8:
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
+  return image
 
 
 def _crop(image: tf.Tensor, mean: tf.Tensor, top, left,
           size: int) -> tf.Tensor:
   return (image[top:top + size, left:left + size]
           - mean[top:top + size, left:left + size])
+
+
+def train_draws(seed: tf.Tensor, resize_size: int, crop_size: int,
+                pca: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """The random choices of one training example, from its stateless seed.
+
+  Returns (offset (2,) int32 top-left of the crop, uniform over the
+  R - C + 1 positions per axis; flip () bool, probability 1/2; alpha (3,)
+  float32 PCA coefficients ~ N(0, PCA_STD), zeros unless `pca`).
+  """
+  crop_seed, flip_seed, pca_seed = tf.unstack(
+      tf.random.experimental.stateless_split(seed, 3))
+  reach = resize_size - crop_size + 1
+  offset = tf.random.stateless_uniform([2], crop_seed, 0, reach, tf.int32)
+  flip = tf.random.stateless_uniform([], flip_seed) < 0.5
+  if pca:
+    alpha = tf.random.stateless_normal([3], pca_seed, stddev=PCA_STD)
+  else:
+    alpha = tf.zeros([3], tf.float32)
+  return offset, flip, alpha
 
 
 def train_crop(image: tf.Tensor, mean: tf.Tensor, seed: tf.Tensor,
@@ -179,7 +221,7 @@ def train_crop(image: tf.Tensor, mean: tf.Tensor, seed: tf.Tensor,
   Args:
     image: (R, R, 3) float32 from `decode_square`.
     mean: (R, R, 3) the mean image.
-    seed: (2,) int, the stateless seed of this example.
+    seed: (2,) int, the stateless seed of this example (`train_draws`).
     crop_size: C.
     pca: when given, add sum_i alpha_i lambda_i p_i with alpha_i ~ N(0, 0.1)
       (in [0, 1] units, so times 255 here) to every pixel.
@@ -187,15 +229,11 @@ def train_crop(image: tf.Tensor, mean: tf.Tensor, seed: tf.Tensor,
   Returns:
     (C, C, 3) float32.
   """
-  crop_seed, flip_seed, pca_seed = tf.unstack(
-      tf.random.experimental.stateless_split(seed, 3))
-  reach = image.shape[0] - crop_size + 1
-  offset = tf.random.stateless_uniform([2], crop_seed, 0, reach, tf.int32)
+  offset, flip, alpha = train_draws(seed, image.shape[0], crop_size,
+                                    pca is not None)
   out = _crop(image, mean, offset[0], offset[1], crop_size)
-  flip = tf.random.stateless_uniform([], flip_seed) < 0.5
   out = tf.cond(flip, lambda: out[:, ::-1], lambda: out)
   if pca is not None:
-    alpha = tf.random.stateless_normal([3], pca_seed, stddev=PCA_STD)
     shift = tf.linalg.matvec(tf.constant(pca.eigenvectors, tf.float32),
                              alpha * tf.constant(pca.eigenvalues, tf.float32))
     out = out + 255.0 * shift
@@ -209,11 +247,8 @@ def centre_crop(image: tf.Tensor, mean: tf.Tensor,
   return _crop(image, mean, offset, offset, crop_size)
 
 
-def ten_crop_offsets(resize_size: int, crop_size: int) -> tuple[tuple[int, int], ...]:
-  """(top, left) of the 5 crops: centre, top-left, top-right, bottom-left,
-  bottom-right. The 10 crops are these, then the same 5 mirrored."""
-  far, mid = resize_size - crop_size, (resize_size - crop_size) // 2
-  return ((mid, mid), (0, 0), (0, far), (far, 0), (far, far))
+# One definition for the host and the device (`preprocess.ten_crops`).
+ten_crop_offsets = preprocess.ten_crop_offsets
 
 
 def ten_crops(image: tf.Tensor, mean: tf.Tensor, crop_size: int) -> tf.Tensor:
@@ -252,7 +287,11 @@ def _missing_tars(config) -> tuple[str, list[str]]:
 
 
 def _prepare_command(config) -> str:
-  command = 'python -m zfjax.input_pipeline --dataset=imagenet2012'
+  command = f'python -m zfjax.input_pipeline --dataset={config.dataset}'
+  if config.get('stored_images'):
+    command += ' --stored'
+    if config.resize_size != default_data_config(config.dataset).resize_size:
+      command += f' --resize_size={config.resize_size}'
   if config.data_dir:
     command += f' --data_dir={config.data_dir}'
   if config.get('manual_dir'):
@@ -261,7 +300,53 @@ def _prepare_command(config) -> str:
 
 
 def _builder(config) -> tfds.core.DatasetBuilder:
-  """The prepared TFDS builder; renders zfjax_shapes if not there yet."""
+  """The prepared TFDS builder of what `config` reads: the data set, or
+  its stored form (`config.stored_images`); renders zfjax_shapes (and
+  stores it) if not there yet."""
+  if not config.get('stored_images'):
+    return _source_builder(config)
+  _check_config(config)
+  stored = _stored_builder(config)
+  if not stored.is_prepared():
+    if config.dataset != 'zfjax_shapes':
+      raise ZfjaxError(
+          f'the stored {config.resize_size}-px form of {config.dataset} is '
+          f'not prepared; run `{_prepare_command(config)}`')
+    _prepare_stored(config)
+    stored = _stored_builder(config)  # with the info written by preparing
+  return stored
+
+
+def _stored_builder(config, read=None) -> stored_dataset.ZfjaxStoredSquares:
+  if config.dataset == 'zfjax_shapes':
+    s = config.shapes
+    source = shapes_dataset.builder(s.image_size, s.num_train, s.num_eval,
+                                    s.seed, data_dir=config.data_dir)
+  else:
+    source = tfds.builder(config.dataset, data_dir=config.data_dir)
+  return stored_dataset.builder(source, config.resize_size,
+                                data_dir=config.data_dir, read=read)
+
+
+def _prepare_stored(config) -> None:
+  """Writes the stored form of `config`'s data set from the prepared set."""
+  source = _source_builder(config)
+  size = config.resize_size
+  decode = _decoder(source, size, tf.uint8)
+
+  def read(split):
+    ds = _read(source, split, 0, _split_size(source, split), ordered=True)
+    return ds.map(lambda ex: {'image': decode(ex['image']),
+                              'label': ex['label'], 'index': ex['index']},
+                  num_parallel_calls=_AUTOTUNE, deterministic=True)
+
+  _stored_builder(config, read).download_and_prepare(
+      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+
+
+def _source_builder(config) -> tfds.core.DatasetBuilder:
+  """The prepared TFDS builder of the data set; renders zfjax_shapes if not
+  there yet."""
   _check_config(config)
   if config.dataset == 'zfjax_shapes':
     s = config.shapes
@@ -289,11 +374,12 @@ def _split_size(builder, split: str) -> int:
   return builder.info.splits[split].num_examples
 
 
-def _decoder(builder, resize_size: int):
-  """encoded -> (R, R, 3) float32 for the images of `builder`."""
+def _decoder(builder, resize_size: int, dtype: tf.DType = tf.float32):
+  """encoded -> (R, R, 3) `dtype` for the images of `builder`."""
   feature = builder.info.features['image']
   fmt, stored = feature.encoding_format or 'jpeg', feature.shape[0]
-  return lambda encoded: decode_square(encoded, resize_size, fmt, stored)
+  return lambda encoded: decode_square(encoded, resize_size, fmt, stored,
+                                       dtype)
 
 
 def _host_range(num_examples: int) -> tuple[int, int]:
@@ -302,18 +388,22 @@ def _host_range(num_examples: int) -> tuple[int, int]:
   return num_examples * index // count, num_examples * (index + 1) // count
 
 
-def _read(builder, split: str, start: int, stop: int, *, shuffle_seed=None):
+def _read(builder, split: str, start: int, stop: int, *, shuffle_seed=None,
+          ordered: bool = False):
   """Records [start, stop) of a split, image still encoded, with 'index'.
 
   With `shuffle_seed` the files are read in a shuffled order (training),
   except for zfjax_shapes, which is stored in index order and whose few files
-  are left to the shuffle buffer.
+  are left to the shuffle buffer. `ordered`: one file at a time, so records
+  come in index order.
   """
   num_examples = _split_size(builder, split)
   if (start, stop) != (0, num_examples):
     split = f'{split}[{start}:{stop}]'
   read_config = tfds.ReadConfig(add_tfds_id=True, try_autocache=False,
                                 shuffle_seed=shuffle_seed)
+  if ordered:
+    read_config.interleave_cycle_length = 1
   shuffle_files = shuffle_seed is not None and not builder.info.disable_shuffling
   ds = builder.as_dataset(
       split=split, shuffle_files=shuffle_files,
@@ -481,11 +571,33 @@ def _own_rows(batch_size: int):
 
 def _batches(ds: tf.data.Dataset) -> Iterator[Batch]:
   for ex in ds.prefetch(_AUTOTUNE).as_numpy_iterator():
-    yield Batch(ex['image'], ex['label'], ex['mask'], ex['index'])
+    if 'offset' in ex:
+      images = preprocess.Crops(ex['image'], ex['offset'], ex['flip'],
+                                ex['alpha'])
+    elif 'square' in ex:
+      images = preprocess.Squares(ex['square'])
+    else:
+      images = ex['image']
+    yield Batch(images, ex['label'], ex['mask'], ex['index'])
 
 
-def train_batches(config, *, epoch: int, seed: int,
-                  skip_batches: int = 0) -> Iterator[Batch]:
+def device_statistics(config) -> preprocess.Statistics:
+  """What the steps need to finish `on_device` batches: the mean image and,
+  with `pca_augment`, the colour PCA."""
+  pca = color_pca(config) if config.pca_augment else None
+  return preprocess.statistics(mean_image(config),
+                               *(pca if pca is not None else ()))
+
+
+def _uint8_crop(square: tf.Tensor, offset, crop_size: int) -> dict:
+  """The fields of a `preprocess.Crops` row: the uint8 crop at `offset`."""
+  top, left = offset[0], offset[1]
+  return {'image': square[top:top + crop_size, left:left + crop_size],
+          'offset': tf.cast(offset, tf.int32)}
+
+
+def train_batches(config, *, epoch: int, seed: int, skip_batches: int = 0,
+                  on_device: bool = False) -> Iterator[Batch]:
   """One epoch of this process's part of the training split.
 
   Yields `steps_per_epoch(config)` batches of batch_size // process_count
@@ -495,7 +607,10 @@ def train_batches(config, *, epoch: int, seed: int,
   out). The order, crops, flips and colour shifts depend only on
   (seed, epoch), not on the number of processes, so skipping `skip_batches`
   gives exactly the batches an uninterrupted epoch yields after them; the
-  skipped examples and other processes' rows are not decoded.
+  skipped examples and other processes' rows are not decoded. `on_device`:
+  images are `preprocess.Crops`, the uint8 crops (resized pixels rounded)
+  with their draws, for the step to finish; `preprocess.finish_crops` of them
+  equals the float images of the same pixels.
   """
   builder = _builder(config)
   mean = tf.constant(mean_image(config))
@@ -503,16 +618,22 @@ def train_batches(config, *, epoch: int, seed: int,
   steps = steps_per_epoch(config)
   per_host = config.batch_size // jax.process_count()
   shuffle_seed, key = _epoch_seeds(seed, epoch)
-  decode = _decoder(builder, config.resize_size)
+  decode = _decoder(builder, config.resize_size,
+                    tf.uint8 if on_device else tf.float32)
 
-  def preprocess(position, ex):
+  def finish(position, ex):
     image = decode(ex['image'])
     example_seed = tf.stack([tf.constant(key, tf.int64), position])
-    return {'image': train_crop(image, mean, example_seed, config.crop_size,
-                                pca),
-            'label': tf.cast(ex['label'], tf.int32),
-            'mask': tf.constant(True),
-            'index': ex['index']}
+    if on_device:
+      offset, flip, alpha = train_draws(example_seed, config.resize_size,
+                                        config.crop_size, pca is not None)
+      out = {**_uint8_crop(image, offset, config.crop_size), 'flip': flip,
+             'alpha': alpha}
+    else:
+      out = {'image': train_crop(image, mean, example_seed, config.crop_size,
+                                 pca)}
+    return {**out, 'label': tf.cast(ex['label'], tf.int32),
+            'mask': tf.constant(True), 'index': ex['index']}
 
   ds = _read(builder, config.train_split, 0,
              _split_size(builder, config.train_split),
@@ -522,31 +643,44 @@ def train_batches(config, *, epoch: int, seed: int,
   ds = ds.take(steps * config.batch_size).enumerate().skip(
       skip_batches * config.batch_size)
   ds = ds.filter(_own_rows(config.batch_size))
-  ds = ds.map(preprocess, num_parallel_calls=_AUTOTUNE, deterministic=True)
+  ds = ds.map(finish, num_parallel_calls=_AUTOTUNE, deterministic=True)
   return _batches(ds.batch(per_host, drop_remainder=True))
 
 
-def _eval_example(config, builder, mean, ten_crop: bool):
-  decode, crop = _decoder(builder, config.resize_size), config.crop_size
+def _eval_example(config, builder, mean, ten_crop: bool,
+                  on_device: bool = False):
+  decode = _decoder(builder, config.resize_size,
+                    tf.uint8 if on_device else tf.float32)
+  crop = config.crop_size
+  mid = (config.resize_size - crop) // 2
 
-  def preprocess(ex):
+  def finish(ex):
     image = decode(ex['image'])
-    crops = ten_crops(image, mean, crop) if ten_crop else centre_crop(
-        image, mean, crop)
-    return {'image': crops, 'label': tf.cast(ex['label'], tf.int32),
+    if on_device and ten_crop:
+      out = {'square': image}
+    elif on_device:
+      out = {**_uint8_crop(image, tf.constant([mid, mid]), crop),
+             'flip': tf.constant(False), 'alpha': tf.zeros([3], tf.float32)}
+    else:
+      out = {'image': ten_crops(image, mean, crop) if ten_crop
+                      else centre_crop(image, mean, crop)}
+    return {**out, 'label': tf.cast(ex['label'], tf.int32),
             'mask': tf.constant(True), 'index': ex['index']}
 
-  return preprocess
+  return finish
 
 
 def eval_batches(config, split: str, *, batch_size: int,
-                 ten_crop: bool = False) -> Iterator[Batch]:
+                 ten_crop: bool = False,
+                 on_device: bool = False) -> Iterator[Batch]:
   """Every example of this process's part of `split` exactly once, in order.
 
   `batch_size` is global: each of the P processes yields batches of
   batch_size // P, and all yield the same number of them, ceil(largest part
   / (batch_size // P)); rows past the end of the part are padding, with mask
-  False, label 0, index -1 and zero images.
+  False, label 0, index -1 and zero images. `on_device`: images are
+  `preprocess.Crops` of the centre crops, or with `ten_crop`
+  `preprocess.Squares`, for the evaluation step to finish.
   """
   if batch_size <= 0 or batch_size % jax.process_count():
     raise ZfjaxError(f'eval batch_size ({batch_size}) must be a positive '
@@ -559,7 +693,7 @@ def eval_batches(config, split: str, *, batch_size: int,
   largest = -(-num_examples // jax.process_count())
   num_batches = -(-largest // per_host)
   ds = _read(builder, split, start, stop).map(
-      _eval_example(config, builder, mean, ten_crop),
+      _eval_example(config, builder, mean, ten_crop, on_device),
       num_parallel_calls=_AUTOTUNE, deterministic=True)
   padding = tf.data.Dataset.from_tensors({
       k: tf.zeros(spec.shape, spec.dtype) for k, spec in
@@ -622,7 +756,7 @@ def load_raw_examples(config, split: str, indices: Sequence[int]) -> RawExamples
   if config.dataset != 'zfjax_shapes':
     raise ZfjaxError('object and part boxes exist only for zfjax_shapes; set '
                      "config.dataset = 'zfjax_shapes'")
-  builder = _builder(config)
+  builder = _source_builder(config)
   ds, wanted = _select(builder, split, indices)
   ds = ds.map(lambda ex: {**ex, 'image': tf.io.decode_png(ex['image'], 3)},
               num_parallel_calls=_AUTOTUNE)
@@ -644,6 +778,9 @@ def prepare(config) -> None:
   """Prepares the data set of `config` and caches its statistics.
 
   ImageNet: from the two tars in the manual dir (hours: 1.28 M JPEGs).
+  With `config.stored_images`, then also its stored form (each image's
+  central square resized to resize_size once, JPEG) and that form's
+  statistics.
   """
   _check_config(config)
   if config.dataset == 'imagenet2012':
@@ -654,6 +791,8 @@ def prepare(config) -> None:
     builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=manual_dir, try_download_gcs=False))
+  if config.get('stored_images') and not _stored_builder(config).is_prepared():
+    _prepare_stored(config)
   _statistics(config)
 
 
@@ -664,9 +803,20 @@ def main(argv: Sequence[str] | None = None) -> None:
   parser.add_argument('--dataset', choices=_DATASETS, default='zfjax_shapes')
   parser.add_argument('--data_dir', default=None)
   parser.add_argument('--manual_dir', default=None)
+  parser.add_argument(
+      '--stored', action='store_true',
+      help='also write the stored form (central squares resized to '
+           '--resize_size once, JPEG) that config.stored_images reads')
+  parser.add_argument('--resize_size', type=int, default=None,
+                      help='side of the stored squares (default: 256 for '
+                           'imagenet2012, 64 for zfjax_shapes)')
   args = parser.parse_args(argv)
   config = default_data_config(args.dataset)
   config.data_dir, config.manual_dir = args.data_dir, args.manual_dir
+  config.stored_images = args.stored
+  if args.resize_size is not None:
+    config.resize_size = args.resize_size
+    config.crop_size = min(config.crop_size, args.resize_size)
   try:
     prepare(config)
   except ZfjaxError as e:

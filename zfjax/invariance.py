@@ -26,7 +26,6 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
-from zfjax import input_pipeline
 from zfjax import models
 from zfjax import shapes
 from zfjax.errors import ZfjaxError
@@ -209,8 +208,10 @@ def invariance_curves(params: models.Params, spec: Spec,
 def model_inputs(images: np.ndarray, config) -> np.ndarray:
   """Rendered uint8 images (..., S, S, 3) -> evaluation inputs (..., C, C,
   3): resized to config.resize_size if S differs, centre crop, mean off."""
-  # After input_pipeline, which configures TensorFlow's logging and devices.
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  # Data is read here, so TensorFlow is imported here (input_pipeline first:
+  # it configures TensorFlow's logging and devices).
+  from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
+  tf = input_pipeline.tf
 
   lead, size = images.shape[:-3], images.shape[-2]
   flat = images.reshape((-1,) + images.shape[-3:]).astype(np.float32)

@@ -69,11 +69,13 @@ def lrn(x: jax.Array, *, size: int = 5, k: float = 2.0, alpha: float = 1e-4,
   a_j^2) ** beta, with alpha not divided by size. x: (..., C).
   """
   half = size // 2
-  sq = jnp.square(x)
+  # In float32 whatever the compute dtype: bfloat16's 8-bit mantissa would
+  # round the small alpha * sum term away against k.
+  sq = jnp.square(x.astype(jnp.float32))
   window = (1,) * (x.ndim - 1) + (size,)
   pads = ((0, 0),) * (x.ndim - 1) + ((half, half),)
   total = lax.reduce_window(sq, 0.0, lax.add, window, (1,) * x.ndim, pads)
-  return x / (k + alpha * total) ** beta
+  return (x / (k + alpha * total) ** beta).astype(x.dtype)
 
 
 def _pool_out(size: int, window: int, stride: int,

@@ -92,17 +92,19 @@ def _check_images(images: jax.Array, spec: Spec, params: Params) -> None:
 
 
 def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
-         rng: jax.Array | None) -> tuple[jax.Array, Trace]:
+         rng: jax.Array | None, dtype=jnp.float32) -> tuple[jax.Array, Trace]:
   _check_images(images, spec, params)
   if train and rng is None and any(
       isinstance(l, (Dense, AdaptiveAvgPool)) and l.dropout > 0
       for l in spec.layers):
     raise ZfjaxError('apply(..., train=True) needs an rng for dropout')
   activations, switches = {}, {}
-  x = images
+  # Mixed precision: the layers compute in `dtype` on a cast of the f32
+  # params, so gradients reach the params (and the optimizer) in f32.
+  x = images.astype(dtype)
   for i, layer in enumerate(spec.layers):
     if isinstance(layer, Conv):
-      p = params[layer.name]
+      p = _cast(params[layer.name], dtype)
       x = layers.conv2d(x, p['kernel'], p['bias'], stride=layer.stride,
                         padding=layer.padding, groups=layer.groups)
       if layer.relu:
@@ -119,20 +121,28 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
       if train and layer.dropout > 0:
         x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
     elif isinstance(layer, Dense):
-      p = params[layer.name]
+      p = _cast(params[layer.name], dtype)
       x = x.reshape(x.shape[0], -1) @ p['kernel'] + p['bias']
       if layer.relu:
         x = layers.relu(x)
         activations[layer.name] = x
       if train and layer.dropout > 0:
         x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
-  return x, Trace(activations, switches)
+  return x.astype(jnp.float32), Trace(activations, switches)
+
+
+def _cast(p: dict[str, jax.Array], dtype) -> dict[str, jax.Array]:
+  return {k: v.astype(dtype) for k, v in p.items()}
 
 
 def apply(params: Params, images: jax.Array, spec: Spec, *,
-          train: bool = False, rng: jax.Array | None = None) -> jax.Array:
-  """Logits (N, num_classes) for NHWC float32 images; dropout iff `train`."""
-  return _run(params, images, spec, train=train, rng=rng)[0]
+          train: bool = False, rng: jax.Array | None = None,
+          dtype=jnp.float32) -> jax.Array:
+  """Logits (N, num_classes) float32 for NHWC float32 images; dropout iff
+  `train`. `dtype` (float32 or bfloat16) is the compute precision of the
+  layers (convolutions, matrix products, pooling; LRN sums in float32);
+  params stay float32 and the logits are returned in float32."""
+  return _run(params, images, spec, train=train, rng=rng, dtype=dtype)[0]
 
 
 def forward_trace(params: Params, images: jax.Array,

@@ -25,7 +25,7 @@ import itertools
 import logging
 import math
 import time
-from typing import Callable, Iterable, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,14 +37,20 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from zfjax import checkpointing
 from zfjax import distributed
-from zfjax import input_pipeline
 from zfjax import metrics
 from zfjax import models
+from zfjax import prefetch
+from zfjax import preprocess
 from zfjax import progress
 from zfjax import schedule
 from zfjax.errors import ZfjaxError
 
 from zfjax.specs import Spec, get_spec
+
+if TYPE_CHECKING:
+  # Imported where data is read (the `_Run` below), so that the step, the
+  # model and the analyses import without TensorFlow.
+  from zfjax import input_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -107,23 +113,41 @@ def _per_example_keys(seed: int, step: jax.Array, first: jax.Array,
       first + jnp.arange(count))
 
 
+_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+def compute_dtype(config: ml_collections.ConfigDict):
+  """The jnp dtype named by `config.compute_dtype` (float32 if unset)."""
+  name = config.get('compute_dtype', 'float32')
+  if name not in _DTYPES:
+    raise ZfjaxError(f'config.compute_dtype={name!r} must be one of '
+                     f'{", ".join(_DTYPES)}')
+  return _DTYPES[name]
+
+
 def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
-                    mesh: Mesh) -> Callable:
+                    mesh: Mesh,
+                    stats: preprocess.Statistics | None = None) -> Callable:
   """The jitted data-parallel step.
 
-  step(params, opt_state, images (B, H, W, 3) float32, labels (B,) int32,
-       mask (B,) bool, step int32, learning_rate float32)
+  step(params, opt_state, images, labels (B,) int32, mask (B,) bool,
+       step int32, learning_rate float32)
     -> (params, opt_state, metrics.Counts of this batch)
 
-  B is the global batch, split over the mesh; params and opt_state are
-  replicated and donated. The loss is the mean cross-entropy over the
-  unmasked examples; feature scale clipping follows the update when
-  `config.clip_radius` is set.
+  images: (B, H, W, 3) float32 network inputs, or `preprocess.Crops`
+  (uint8 pixels and draws, what `input_pipeline.train_batches(...,
+  on_device=True)` yields) that the step finishes with `stats`. B is the
+  global batch, split over the mesh; params and opt_state are replicated
+  and donated. The layers compute in `config.compute_dtype`; the loss is
+  the mean float32 cross-entropy over the unmasked examples; feature scale
+  clipping follows the update when `config.clip_radius` is set.
   """
   seed, clip = int(config.seed), config.clip_radius
+  dtype, crop_size = compute_dtype(config), config.get('crop_size')
 
   def device_step(params, opt_state, images, labels, mask, step,
                   learning_rate):
+    images = preprocess.finish(images, stats, crop_size)
     local = images.shape[0]
     keys = _per_example_keys(seed, step, lax.axis_index(AXIS) * local, local)
     weight = mask.astype(jnp.float32)
@@ -133,7 +157,7 @@ def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
 
     def loss_fn(p):
       logits = jax.vmap(lambda x, k: models.apply(
-          p, x[None], spec, train=True, rng=k)[0])(images, keys)
+          p, x[None], spec, train=True, rng=k, dtype=dtype)[0])(images, keys)
       losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
       # Dividing by the devices' average count rather than this device's own
       # makes the pmean of the gradients the gradient of the global mean
@@ -161,16 +185,23 @@ def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
       out_specs=(P(), P(), P())), donate_argnums=(0, 1))
 
 
-def make_predict(spec: Spec, mesh: Mesh) -> Callable:
+def make_predict(spec: Spec, mesh: Mesh,
+                 stats: preprocess.Statistics | None = None,
+                 crop_size: int | None = None,
+                 dtype=jnp.float32) -> Callable:
   """The jitted data-parallel evaluation: predict(params, images) -> probs.
 
   images: (B, H, W, 3), or (B, n_crops, H, W, 3) whose crops' softmax
-  outputs are averaged (the 10-crop test); probs: (B, num_classes) float32,
-  split over the mesh like the images.
+  outputs are averaged (the 10-crop test), float32; or what
+  `input_pipeline.eval_batches(..., on_device=True)` yields, finished with
+  `stats` at `crop_size` (`preprocess.finish`). The layers compute in
+  `dtype`, the softmax in float32; probs: (B, num_classes) float32, split
+  over the mesh like the images.
   """
   def device_predict(params, images):
+    images = preprocess.finish(images, stats, crop_size)
     flat = images.reshape((-1,) + images.shape[-3:])
-    probs = jax.nn.softmax(models.apply(params, flat, spec))
+    probs = jax.nn.softmax(models.apply(params, flat, spec, dtype=dtype))
     probs = probs.reshape(images.shape[:-3] + probs.shape[-1:])
     return probs.mean(axis=1) if images.ndim == 5 else probs
 
@@ -193,10 +224,13 @@ def eval_counts(probs: jax.Array, labels: jax.Array,
 def to_global(mesh: Mesh, batch: input_pipeline.Batch
               ) -> tuple[jax.Array, jax.Array, jax.Array]:
   """(images, labels, mask) of this host's batch as global arrays split over
-  the mesh's batch axis."""
+  the mesh's batch axis; images may be a pytree (`preprocess.Crops`). The
+  copies are started, not waited for."""
   sharding = NamedSharding(mesh, P(AXIS))
-  return tuple(jax.make_array_from_process_local_data(sharding, np.asarray(x))
-               for x in (batch.images, batch.labels, batch.mask))
+  return jax.tree.map(
+      lambda x: jax.make_array_from_process_local_data(sharding,
+                                                       np.asarray(x)),
+      (batch.images, batch.labels, batch.mask))
 
 
 def replicate(tree, mesh: Mesh):
@@ -216,11 +250,13 @@ def evaluate(predict: Callable, params: models.Params,
              ) -> metrics.Rates | None:
   """Rates of `params` over `batches`; None if `should_stop` said so."""
   counts = metrics.Counts.zeros()
-  for batch in progress.bar(batches, total=total, desc=desc, unit='batch',
-                            leave=False, disable=jax.process_index() != 0):
+  batches = prefetch.prefetch(batches, functools.partial(to_global, mesh))
+  for images, labels, mask in progress.bar(
+      batches, total=total, desc=desc, unit='batch', leave=False,
+      disable=jax.process_index() != 0):
     if should_stop():
+      batches.close()
       return None
-    images, labels, mask = to_global(mesh, batch)
     counts = counts.plus(eval_counts(predict(params, images), labels, mask))
   return counts.rates()
 
@@ -260,6 +296,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if config[key] < 1 or config[key] % devices:
       raise ZfjaxError(f'config.{key}={config[key]} must be a positive '
                        f'multiple of the {devices} devices')
+  compute_dtype(config)
   for key in ('num_epochs', 'log_every_steps', 'checkpoint_every_steps',
               'plateau_patience', 'keep_latest'):
     if config[key] < 1:
@@ -303,15 +340,20 @@ class _Run:
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                stop: checkpointing.StopWatch):
+    from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
     self.config, self.workdir, self.stop = config, workdir, stop
+    self.data = input_pipeline
     self.info = input_pipeline.dataset_info(config)
     self.spec = model_spec(config, self.info)
     self.mesh = make_mesh()
     self.steps_per_epoch = input_pipeline.steps_per_epoch(config)
     self.total_steps = self.steps_per_epoch * config.num_epochs
     self.is_main = jax.process_index() == 0
-    self.train_step = make_train_step(config, self.spec, self.mesh)
-    self.predict = make_predict(self.spec, self.mesh)
+    # The pipeline sends uint8 pixels and draws; the steps finish them.
+    stats = input_pipeline.device_statistics(config)
+    self.train_step = make_train_step(config, self.spec, self.mesh, stats)
+    self.predict = make_predict(self.spec, self.mesh, stats,
+                                config.crop_size, compute_dtype(config))
     self.ckpts = checkpointing.Checkpoints(
         workdir, keep_latest=config.keep_latest,
         keep_steps=[e * self.steps_per_epoch for e in config.keep_epochs])
@@ -381,9 +423,9 @@ class _Run:
                ten_crop: bool) -> metrics.Rates | None:
     """Rates on the validation split; None if a signal interrupted it."""
     config = self.config
-    batches = input_pipeline.eval_batches(
+    batches = self.data.eval_batches(
         config, config.eval_split, batch_size=config.eval_batch_size,
-        ten_crop=ten_crop)
+        ten_crop=ten_crop, on_device=True)
     total = math.ceil(self.info.split_sizes[config.eval_split] /
                       config.eval_batch_size)
     return evaluate(self.predict, params, batches, self.mesh, total=total,
@@ -427,17 +469,17 @@ class _Run:
     config, per_epoch = self.config, self.steps_per_epoch
     epoch, skip = divmod(step, per_epoch)
     learning_rate = np.float32(state.schedule.learning_rate)
-    batches = input_pipeline.train_batches(config, epoch=epoch,
-                                           seed=config.seed,
-                                           skip_batches=skip)
+    batches = self.data.train_batches(config, epoch=epoch, seed=config.seed,
+                                      skip_batches=skip, on_device=True)
     bar = progress.bar(total=per_epoch, initial=skip, unit='step',
                        desc=f'epoch {epoch + 1}/{config.num_epochs}',
                        disable=not self.is_main, dynamic_ncols=True)
     running, tick, tick_step = _fresh_running(), time.time(), step
     params, opt_state = state.params, state.opt_state
     with bar:
-      for batch in itertools.islice(batches, per_epoch - skip):
-        images, labels, mask = to_global(self.mesh, batch)
+      for images, labels, mask in prefetch.prefetch(
+          itertools.islice(batches, per_epoch - skip),
+          functools.partial(to_global, self.mesh)):
         params, opt_state, counts = self.train_step(
             params, opt_state, images, labels, mask, np.int32(step),
             learning_rate)
@@ -513,6 +555,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
       # The first use renders the built-in data set and caches the mean
       # image; one process does it, the others then read the result.
       if jax.process_index() == 0:
+        from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
         input_pipeline.mean_image(config)
       distributed.barrier('data', _PREPARE_SECONDS)
     result = _train_and_evaluate(config, workdir)
