@@ -41,6 +41,7 @@ from zfjax import input_pipeline
 from zfjax import metrics
 from zfjax import models
 from zfjax import schedule
+from zfjax import transfer
 from zfjax.errors import ZfjaxError
 
 from zfjax.specs import Spec, get_spec
@@ -92,9 +93,19 @@ def make_optimizer(config: ml_collections.ConfigDict,
   """
   kernels_only = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
       lambda path, _: path[-1].key == 'kernel', params)
-  return optax.chain(
+  sgd = optax.chain(
       optax.add_decayed_weights(config.weight_decay, mask=kernels_only),
       optax.sgd(learning_rate, momentum=config.momentum))
+  frozen = transfer.frozen_layers(config)
+  if not frozen:
+    return sgd
+  # Transfer (ZF §5.2): layers below config.transfer.train_from get zero
+  # updates, no decay and no momentum, so they stay bit-identical.
+  return optax.multi_transform(
+      {'train': sgd, 'frozen': optax.set_to_zero()},
+      lambda params: {name: jax.tree.map(
+          lambda _, n=name: 'frozen' if n in frozen else 'train', layer)
+                      for name, layer in params.items()})
 
 
 def _per_example_keys(seed: int, step: jax.Array, first: jax.Array,
@@ -288,6 +299,7 @@ def initial_state(config: ml_collections.ConfigDict, spec: Spec,
   params = models.init_params(jax.random.key(config.seed), spec,
                               config.crop_size, weight_std=config.weight_std,
                               bias_value=config.bias_value)
+  params = transfer.initial_params(config, params)
   params = replicate(jax.tree.map(np.asarray, params), mesh)
   opt_state = make_optimizer(config, config.learning_rate).init(params)
   return TrainState(params, opt_state, schedule.init(config.learning_rate))
@@ -303,14 +315,17 @@ class _Run:
   def __init__(self, config: ml_collections.ConfigDict, workdir: str,
                stop: checkpointing.StopWatch):
     self.config, self.workdir, self.stop = config, workdir, stop
-    self.info = input_pipeline.dataset_info(config)
+    # The input pipeline, or a transfer run's cached inputs.
+    self.data = transfer.data_source(config, workdir)
+    self.info = self.data.dataset_info(config)
     self.spec = model_spec(config, self.info)
     self.mesh = make_mesh()
-    self.steps_per_epoch = input_pipeline.steps_per_epoch(config)
+    self.steps_per_epoch = self.data.steps_per_epoch(config)
     self.total_steps = self.steps_per_epoch * config.num_epochs
     self.is_main = jax.process_index() == 0
-    self.train_step = make_train_step(config, self.spec, self.mesh)
-    self.predict = make_predict(self.spec, self.mesh)
+    step_spec = transfer.step_spec(config, self.spec)
+    self.train_step = make_train_step(config, step_spec, self.mesh)
+    self.predict = make_predict(step_spec, self.mesh)
     self.ckpts = checkpointing.Checkpoints(
         workdir, keep_latest=config.keep_latest,
         keep_steps=[e * self.steps_per_epoch for e in config.keep_epochs])
@@ -376,7 +391,7 @@ class _Run:
                ten_crop: bool) -> metrics.Rates | None:
     """Rates on the validation split; None if a signal interrupted it."""
     config = self.config
-    batches = input_pipeline.eval_batches(
+    batches = self.data.eval_batches(
         config, config.eval_split, batch_size=config.eval_batch_size,
         ten_crop=ten_crop)
     total = math.ceil(self.info.split_sizes[config.eval_split] /
@@ -422,9 +437,9 @@ class _Run:
     config, per_epoch = self.config, self.steps_per_epoch
     epoch, skip = divmod(step, per_epoch)
     learning_rate = np.float32(state.schedule.learning_rate)
-    batches = input_pipeline.train_batches(config, epoch=epoch,
-                                           seed=config.seed,
-                                           skip_batches=skip)
+    batches = self.data.train_batches(config, epoch=epoch,
+                                      seed=config.seed,
+                                      skip_batches=skip)
     bar = tqdm.tqdm(total=per_epoch, initial=skip, unit='step',
                     desc=f'epoch {epoch + 1}/{config.num_epochs}',
                     disable=not self.is_main, dynamic_ncols=True)
