@@ -283,37 +283,49 @@ def cached_inputs(config: ml_collections.ConfigDict, split: str,
                 np.load(os.path.join(path, 'labels.npy')))
 
 
-def _extract(config, split: str, source: Source | None, layer: str | None,
-             path: str) -> None:
-  info = input_pipeline.dataset_info(config)
-  num = info.split_sizes[split]
-  if source is not None and layer is not None:
-    bottom = specs.split_at(source.spec, layer)[0]
-    forward = jax.jit(lambda p, x: models.apply(p, x, bottom))
-    params = source.params
-  else:
-    forward, params = None, None
-  # The pipeline subtracts the target set's mean; the net was trained on
-  # images minus its own training set's mean.
+def source_images(config: ml_collections.ConfigDict, split: str,
+                  source: Source | None, *, batch_size: int = _EXTRACT_BATCH,
+                  desc: str | None = None) -> Iterator[input_pipeline.Batch]:
+  """Every example of `split` once, centre crops (B, C, C, 3) as the source
+  net expects them, padded like `input_pipeline.eval_batches`, with a
+  progress bar.
+
+  The pipeline subtracts the target set's mean image; the net was trained
+  on images minus its own training set's, which replaces it here.
+  """
   shift = 0.0
   if source is not None:
     offset = (config.resize_size - config.crop_size) // 2
     target = input_pipeline.mean_image(config)[
         offset:offset + config.crop_size, offset:offset + config.crop_size]
     shift = target - source.mean_crop
+  num = input_pipeline.dataset_info(config).split_sizes[split]
+  batches = input_pipeline.eval_batches(config, split, batch_size=batch_size)
+  for batch in tqdm.tqdm(batches, total=-(-num // batch_size),
+                         desc=desc or f'{config.dataset} {split}',
+                         unit='batch', leave=False):
+    yield batch._replace(images=batch.images + shift)
+
+
+def _extract(config, split: str, source: Source | None, layer: str | None,
+             path: str) -> None:
+  num = input_pipeline.dataset_info(config).split_sizes[split]
+  if source is not None and layer is not None:
+    bottom = specs.split_at(source.spec, layer)[0]
+    forward = jax.jit(lambda p, x: models.apply(p, x, bottom))
+  else:
+    forward = None
   tmp = f'{path}.tmp-{uuid.uuid4().hex}'
   os.makedirs(tmp)
   try:
     inputs, labels = None, None
-    batches = input_pipeline.eval_batches(config, split,
-                                          batch_size=_EXTRACT_BATCH)
-    for batch in tqdm.tqdm(batches, total=-(-num // _EXTRACT_BATCH),
-                           desc=f'caching {config.dataset} {split}',
-                           unit='batch', leave=False):
-      images = batch.images + shift
+    for batch in source_images(config, split, source,
+                               desc=f'caching {config.dataset} {split}'):
+      images = batch.images
       views = np.stack([images, images[:, :, ::-1]], axis=1)
       flat = views.reshape((-1,) + views.shape[2:])
-      out = flat if forward is None else np.asarray(forward(params, flat))
+      out = flat if forward is None else np.asarray(forward(source.params,
+                                                            flat))
       if out.ndim == 2:  # Dense outputs as 1x1 maps: the inputs stay NHWC
         out = out[:, None, None, :]
       out = out.reshape((-1, VIEWS) + out.shape[1:])
@@ -364,6 +376,10 @@ class TransferData:
       test_rows = _pooled_rows(pool, self.split.test)
     self.train = _Examples.of(*train_rows, multi=target.multi_label)
     self.test = _Examples.of(*test_rows, multi=target.multi_label)
+    # One row per image, with all its labels (average precision, heads
+    # fitted outside the trainer).
+    self.train_images = _Examples.of(*train_rows, multi=False)
+    self.test_images = _Examples.of(*test_rows, multi=False)
     self.info = target._replace(split_sizes={
         config.train_split: len(self.train.labels),
         config.eval_split: len(self.test.labels)})
@@ -444,7 +460,8 @@ class _Examples(NamedTuple):
         data = data[order]
         images[pick] = data if views is None else data[np.arange(pick.size),
                                                        views[pick]]
-    labels = np.where(valid, self.labels[safe], 0).astype(np.int32)
+    mask = valid.reshape(valid.shape + (1,) * (self.labels.ndim - 1))
+    labels = np.where(mask, self.labels[safe], 0).astype(np.int32)
     index = np.where(valid, safe, -1).astype(np.int64)
     return input_pipeline.Batch(images, labels, valid, index)
 
