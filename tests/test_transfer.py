@@ -124,6 +124,24 @@ def test_grid_max_pool_against_loops():
     layer_features.grid_max_pool(maps, 6)
 
 
+def test_layer_classifiers_on_known_separability():
+  # 'separable': each class a tight cluster at its own corner; 'noise': no
+  # information about the label.
+  rng = np.random.default_rng(0)
+  labels = np.repeat(np.arange(4), 40)
+  centres = np.eye(4, 8) * 10
+  features = layer_features.LayerFeatures(
+      {'noise': rng.normal(size=(160, 8)),
+       'separable': centres[labels] + rng.normal(size=(160, 8))},
+      labels)
+  split = transfer.sample_split(labels, 20, seed=0)
+  results = {r.layer: r for r in layer_features.classify(features, split)}
+  assert results['separable'].svm == 1.0
+  assert results['separable'].softmax == 1.0
+  assert results['noise'].svm < 0.5 and results['noise'].softmax < 0.5
+  assert results['noise'].dims == 8
+
+
 # ------------------------------------------- the built-in model, transferred
 
 

@@ -198,6 +198,18 @@ def test_caltech101_through_the_pipeline_and_a_split(tmp_path_factory,
         used.append(k)
     assert len(set(used)) == 15  # no image both trains and tests
 
+    # Epochs are a function of (seed, epoch): a resumed epoch skips to the
+    # same batches; every example once per epoch (3 batches of 3).
+    config.batch_size = 3
+    epoch = lambda e, skip=0: list(data.train_batches(  # noqa: E731
+        config, epoch=e, seed=0, skip_batches=skip))
+    full, resumed = epoch(1), epoch(1, skip=2)
+    assert len(full) == 3 and len(resumed) == 1
+    np.testing.assert_array_equal(full[2].images, resumed[0].images)
+    assert sorted(np.concatenate([b.index for b in full])) == list(range(9))
+    assert not all(np.array_equal(a.index, b.index)
+                   for a, b in zip(full, epoch(0)))
+
 
 def test_voc_labels_are_multi_hot_and_expanded(tmp_path_factory, tmp_path):
   colors = _colors(7, 2)
