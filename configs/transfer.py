@@ -16,7 +16,8 @@ class, pretrained or scratch):
 Variants: `{shapes_novel,caltech101,caltech256}_N` with N training images
 per class (any N; the paper's 15/30 and 15/30/45/60, Fig. 9's 1-60), a
 `_scratch` suffix for the same architecture trained from random weights on
-the same images, and `voc2012` (pretrained only: train on train, test on validation).
+the same images, and `voc2012` (pretrained only: train on train, test on
+validation).
 `python -m zfjax.transfer_protocols` runs the paper's protocols (every
 split and N, pretrained and scratch) and prints their tables.
 
@@ -28,7 +29,10 @@ runs cache the preprocessed images (centre crop and mirror) instead.
 Built-in analogue (shapes_novel_*): 10 object classes that zfjax_shapes
 does not have (`zfjax.shapes.NOVEL_CLASS_NAMES`), made of the same kinds of
 parts, 64x64 images, a pool of 100 + 50 images per class; the source run is
-`configs/synthetic.py`'s. Measured numbers: README, section "Transfer".
+`configs/synthetic.py`'s. On a shared 2-core CPU (2026-11-25) a pretrained
+run takes 30-60 s once the features are cached (about 30 s, once), and
+reaches 72 +- 4 % mean per-class accuracy at 5 images per class (chance
+10 %); more numbers in the README, section "Transfer".
 """
 
 import ml_collections
@@ -93,15 +97,20 @@ def get_config(variant: str = 'shapes_novel_5') -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 10_000
   config.keep_latest = 1
   config.keep_epochs = ()
-  config.plateau_patience = 10
   config.weight_decay = 5e-4
+  config.num_epochs = 60
+  # A constant rate: with a few images per class the validation error of
+  # the first epochs is flat and the plateau rule would divide the rate
+  # before anything is learnt.
+  config.plateau_patience = config.num_epochs
+  config.learning_rate = 0.01
   if scratch:
-    # The whole net from random weights, as the source run was trained.
-    config.num_epochs = 60
+    # Every layer learns: more steps, at the rate the source run used
+    # (configs/synthetic.py, configs/zfnet_imagenet.py).
+    config.num_epochs = 100
+    config.plateau_patience = config.num_epochs
     config.learning_rate = 0.005 if config.model == 'zfnet_small' else 0.01
   else:
     config.transfer.from_workdir = source
     config.transfer.train_from = 'fc8'
-    config.num_epochs = 60
-    config.learning_rate = 0.01
   return config

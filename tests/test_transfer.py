@@ -213,7 +213,8 @@ def test_transfer_config_errors(source_workdir, trained_shapes_model,
   data_dir = trained_shapes_model.config.data_dir
   config = _novel_config('shapes_novel_5', data_dir, crop_size=48,
                          **{'transfer.from_workdir': source_workdir})
-  with pytest.raises(ZfjaxError, match='crop_size=48 .* set config.crop_size=56'):
+  with pytest.raises(ZfjaxError,
+                     match='crop_size=48 .* set config.crop_size=56'):
     train_lib.train_and_evaluate(config, str(tmp_path / 'a'))
   config = _novel_config('shapes_novel_5', data_dir, batch_size=64,
                          **{'transfer.from_workdir': source_workdir})

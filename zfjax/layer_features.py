@@ -110,7 +110,8 @@ def classify(features: LayerFeatures, split: transfer.Split, *,
   """A linear SVM and a softmax per layer, trained on `split.train`, mean
   per-class accuracy on `split.test`."""
   # scikit-learn is only needed here.
-  from sklearn import linear_model, preprocessing, svm  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from sklearn import linear_model, preprocessing, svm
   y_train = features.labels[split.train]
   y_test = features.labels[split.test]
   out = []
@@ -129,8 +130,8 @@ def classify(features: LayerFeatures, split: transfer.Split, *,
 
 def format_table(results: Sequence[LayerAccuracy]) -> str:
   lines = ['layer    dims   SVM %   softmax %']
-  lines += [f'{r.layer:<7} {r.dims:>5}  {100 * r.svm:6.1f}   {100 * r.softmax:6.1f}'
-            for r in results]
+  lines += [f'{r.layer:<7} {r.dims:>5}  {100 * r.svm:6.1f}   '
+            f'{100 * r.softmax:6.1f}' for r in results]
   return '\n'.join(lines)
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import logging
 import os
 import shutil
 import uuid
@@ -53,8 +52,6 @@ from zfjax import input_pipeline
 from zfjax import models
 from zfjax import specs
 from zfjax.errors import ZfjaxError
-
-log = logging.getLogger(__name__)
 
 VIEWS = 2  # the centre crop and its mirror image
 _EXTRACT_BATCH = 128
@@ -190,8 +187,9 @@ def load_source(config: ml_collections.ConfigDict) -> Source | None:
   for key in ('resize_size', 'crop_size'):
     if source_config[key] != config[key]:
       raise ZfjaxError(f'config.{key}={config[key]} but the run in '
-                       f'{t.from_workdir} was trained with {source_config[key]}; '
-                       f'set config.{key}={source_config[key]}')
+                       f'{t.from_workdir} was trained with '
+                       f'{source_config[key]}; set '
+                       f'config.{key}={source_config[key]}')
   return source
 
 
@@ -332,7 +330,8 @@ def _extract(config, split: str, source: Source | None, layer: str | None,
       if inputs is None:
         dtype = np.float16 if forward is None else np.float32
         inputs = np.lib.format.open_memmap(
-            os.path.join(tmp, 'inputs.npy'), 'w+', dtype, (num,) + out.shape[1:])
+            os.path.join(tmp, 'inputs.npy'), 'w+', dtype,
+            (num,) + out.shape[1:])
         labels = np.zeros((num,) + batch.labels.shape[1:], np.int32)
       rows = batch.index[batch.mask]
       inputs[rows] = out[batch.mask]
@@ -484,4 +483,6 @@ def _process_part(rows: np.ndarray) -> np.ndarray:
 def data_source(config: ml_collections.ConfigDict, workdir: str):
   """What the trainer reads batches from: a `TransferData` for a transfer
   run, else the input pipeline itself."""
-  return TransferData(config, workdir) if is_transfer(config) else input_pipeline
+  if is_transfer(config):
+    return TransferData(config, workdir)
+  return input_pipeline
