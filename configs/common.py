@@ -75,6 +75,31 @@ def get_config() -> ml_collections.ConfigDict:
   # Seconds without a heartbeat from another process before the others stop
   # with an error naming it (zfjax.distributed.PeerWatch).
   c.peer_timeout_seconds = 120.0
+
+
+  # Transfer (ZF §5.2, zfjax.transfer, configs/transfer.py). A run is a
+  # transfer run when from_workdir or images_per_class is set: it trains on
+  # inputs cached once per image (the frozen layers' outputs, or the images
+  # themselves when nothing is frozen) instead of the streamed images.
+  c.transfer = ml_collections.ConfigDict()
+  # A trained run's workdir whose layers below train_from are kept fixed
+  # (and whose layers from train_from up, but the classifier, start the
+  # training); None: from scratch.
+  c.transfer.from_workdir = config_dict.placeholder(str)
+  # The first layer that trains, e.g. 'fc8' (ZF: layers 1-7 fixed, a new
+  # softmax); None: every layer trains.
+  c.transfer.train_from = config_dict.placeholder(str)
+  # Training images drawn per class from pool_splits (a seeded random split,
+  # the Caltech protocols); None: train on all of train_split, test on all
+  # of eval_split (VOC).
+  c.transfer.images_per_class = config_dict.placeholder(int)
+  c.transfer.test_per_class = config_dict.placeholder(int)  # None: the rest
+  c.transfer.pool_splits = ('train',)  # the data set's splits, pooled
+  c.transfer.split_seed = 0
+  c.transfer.split_index = 0  # which of the seeded random splits
+  # Where cached inputs live; None: <from_workdir>/feature_cache, or
+  # <workdir>/feature_cache from scratch.
+  c.transfer.cache_dir = config_dict.placeholder(str)
   return c
 
 

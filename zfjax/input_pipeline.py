@@ -70,7 +70,14 @@ except RuntimeError:
 IMAGENET_TARS = ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar')
 # AlexNet's standard deviation of the PCA colour coefficients alpha_i.
 PCA_STD = 0.1
-_DATASETS = ('imagenet2012', 'zfjax_shapes')
+_DATASETS = ('imagenet2012', 'zfjax_shapes', 'zfjax_shapes_novel',
+             'caltech101', 'caltech256', 'voc/2012')
+# Data sets prepared from archives the user downloads (TFDS manual dir), and
+# how messages name them.
+MANUAL_ARCHIVES = {'imagenet2012': IMAGENET_TARS,
+                   'caltech256': ('256_ObjectCategories.tar',)}
+_TITLES = {'imagenet2012': 'ImageNet 2012', 'caltech256': 'Caltech-256',
+           'caltech101': 'Caltech-101', 'voc/2012': 'PASCAL VOC 2012'}
 _AUTOTUNE = tf.data.AUTOTUNE
 
 
@@ -98,6 +105,8 @@ class DatasetInfo(NamedTuple):
   class_names: tuple[str, ...]
   split_sizes: dict[str, int]
   image_size: int  # the crop size fed to the model
+  # Several labels per image (VOC): Batch.labels are then (B, C) 0/1 int32.
+  multi_label: bool = False
 
 
 class RawExamples(NamedTuple):
@@ -123,13 +132,13 @@ class ColorPCA(NamedTuple):
 
 def default_data_config(dataset: str = 'zfjax_shapes') -> ml_collections.ConfigDict:
   """The data keys of a config, with the paper's values for ImageNet."""
-  imagenet = dataset == 'imagenet2012'
+  photos = not dataset.startswith('zfjax_shapes')
   return ml_collections.ConfigDict({
       'dataset': dataset,
       'data_dir': None,
       'manual_dir': None,
-      'resize_size': 256 if imagenet else 64,
-      'crop_size': 224 if imagenet else 56,
+      'resize_size': 256 if photos else 64,
+      'crop_size': 224 if photos else 56,
       'batch_size': 128,
       'pca_augment': False,
       'train_split': 'train',
@@ -275,14 +284,14 @@ def _check_config(config) -> None:
 
 
 def _missing_tars(config) -> tuple[str, list[str]]:
-  """(manual dir, the ImageNet tars not in it)."""
+  """(manual dir, the data set's archives not in it)."""
   manual_dir = config.get('manual_dir')
   if not manual_dir:
     data_dir = config.data_dir or tfds.core.constants.DATA_DIR
     manual_dir = os.path.join(os.path.expanduser(data_dir), 'downloads',
                               'manual')
   manual_dir = os.fspath(manual_dir)
-  return manual_dir, [t for t in IMAGENET_TARS
+  return manual_dir, [t for t in MANUAL_ARCHIVES[config.dataset]
                       if not tf.io.gfile.exists(os.path.join(manual_dir, t))]
 
 
@@ -348,21 +357,30 @@ def _source_builder(config) -> tfds.core.DatasetBuilder:
   """The prepared TFDS builder of the data set; renders zfjax_shapes if not
   there yet."""
   _check_config(config)
-  if config.dataset == 'zfjax_shapes':
+  if config.dataset in ('zfjax_shapes', 'zfjax_shapes_novel'):
     s = config.shapes
-    builder = shapes_dataset.builder(s.image_size, s.num_train, s.num_eval,
-                                     s.seed, data_dir=config.data_dir)
+    builder = shapes_dataset.builder(
+        s.image_size, s.num_train, s.num_eval, s.seed,
+        data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel')
     if not builder.is_prepared():
       builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
           try_download_gcs=False))
     return builder
-  builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
+  if config.dataset == 'caltech256':
+    from zfjax import caltech256  # pylint: disable=g-import-not-at-top
+    builder = caltech256.Caltech256(data_dir=config.data_dir)
+  else:
+    builder = tfds.builder(config.dataset, data_dir=config.data_dir)
   if not builder.is_prepared():
+    title = _TITLES[config.dataset]
+    if config.dataset not in MANUAL_ARCHIVES:
+      raise ZfjaxError(f'{title} is not prepared: run '
+                       f'`{_prepare_command(config)}` (TFDS downloads it)')
     manual_dir, missing = _missing_tars(config)
     if missing:
-      raise ZfjaxError(f'ImageNet 2012 is not prepared: put {" and ".join(missing)}'
+      raise ZfjaxError(f'{title} is not prepared: put {" and ".join(missing)}'
                        f' in {manual_dir}, then run `{_prepare_command(config)}`')
-    raise ZfjaxError(f'ImageNet 2012 is not prepared: the tars are in '
+    raise ZfjaxError(f'{title} is not prepared: the tars are in '
                      f'{manual_dir}; run `{_prepare_command(config)}`')
   return builder
 
@@ -512,16 +530,35 @@ def color_pca(config) -> ColorPCA:
   return ColorPCA(values[::-1].copy(), vectors[:, ::-1].copy())
 
 
+def _label_feature(builder) -> tuple[tfds.features.ClassLabel, bool]:
+  """(the class label feature, whether an image has several): VOC lists
+  the classes of its objects in 'labels'; the others have one 'label'."""
+  features = builder.info.features
+  if 'label' in features:
+    return features['label'], False
+  return features['labels'].feature, True
+
+
+def _label_fn(builder):
+  """example -> () int32 label, or (C,) 0/1 int32 for multi-label sets."""
+  feature, multi = _label_feature(builder)
+  if not multi:
+    return lambda ex: tf.cast(ex['label'], tf.int32)
+  return lambda ex: tf.minimum(tf.reduce_sum(tf.one_hot(
+      ex['labels'], feature.num_classes, dtype=tf.int32), axis=0), 1)
+
+
 def dataset_info(config) -> DatasetInfo:
   builder = _builder(config)
-  label = builder.info.features['label']
+  label, multi_label = _label_feature(builder)
   return DatasetInfo(
       name=config.dataset,
       num_classes=label.num_classes,
       class_names=tuple(label.names),
       split_sizes={name: split.num_examples
                    for name, split in builder.info.splits.items()},
-      image_size=config.crop_size)
+      image_size=config.crop_size,
+      multi_label=multi_label)
 
 
 def steps_per_epoch(config) -> int:
@@ -620,6 +657,7 @@ def train_batches(config, *, epoch: int, seed: int, skip_batches: int = 0,
   shuffle_seed, key = _epoch_seeds(seed, epoch)
   decode = _decoder(builder, config.resize_size,
                     tf.uint8 if on_device else tf.float32)
+  label = _label_fn(builder)
 
   def finish(position, ex):
     image = decode(ex['image'])
@@ -632,7 +670,7 @@ def train_batches(config, *, epoch: int, seed: int, skip_batches: int = 0,
     else:
       out = {'image': train_crop(image, mean, example_seed, config.crop_size,
                                  pca)}
-    return {**out, 'label': tf.cast(ex['label'], tf.int32),
+    return {**out, 'label': label(ex),
             'mask': tf.constant(True), 'index': ex['index']}
 
   ds = _read(builder, config.train_split, 0,
@@ -653,6 +691,7 @@ def _eval_example(config, builder, mean, ten_crop: bool,
                     tf.uint8 if on_device else tf.float32)
   crop = config.crop_size
   mid = (config.resize_size - crop) // 2
+  label = _label_fn(builder)
 
   def finish(ex):
     image = decode(ex['image'])
@@ -664,7 +703,7 @@ def _eval_example(config, builder, mean, ten_crop: bool,
     else:
       out = {'image': ten_crops(image, mean, crop) if ten_crop
                       else centre_crop(image, mean, crop)}
-    return {**out, 'label': tf.cast(ex['label'], tf.int32),
+    return {**out, 'label': label(ex),
             'mask': tf.constant(True), 'index': ex['index']}
 
   return finish
@@ -777,20 +816,27 @@ def to_display(images: np.ndarray, config) -> np.ndarray:
 def prepare(config) -> None:
   """Prepares the data set of `config` and caches its statistics.
 
-  ImageNet: from the two tars in the manual dir (hours: 1.28 M JPEGs).
-  With `config.stored_images`, then also its stored form (each image's
-  central square resized to resize_size once, JPEG) and that form's
-  statistics.
+  ImageNet: from the two tars in the manual dir (hours: 1.28 M JPEGs);
+  Caltech-256 from its tar in the manual dir; Caltech-101 and VOC 2012 are
+  downloaded by their TFDS builders (the one step that goes online). With
+  `config.stored_images`, then also its stored form (each image's central
+  square resized to resize_size once, JPEG) and that form's statistics.
   """
   _check_config(config)
-  if config.dataset == 'imagenet2012':
+  if config.dataset in MANUAL_ARCHIVES:
     manual_dir, missing = _missing_tars(config)
     if missing:
       raise ZfjaxError(f'put {" and ".join(missing)} in {manual_dir} (or pass '
-                       f'--manual_dir) to prepare ImageNet 2012')
-    builder = tfds.builder('imagenet2012', data_dir=config.data_dir)
+                       f'--manual_dir) to prepare {_TITLES[config.dataset]}')
+    if config.dataset == 'caltech256':
+      from zfjax import caltech256  # pylint: disable=g-import-not-at-top
+      builder = caltech256.Caltech256(data_dir=config.data_dir)
+    else:
+      builder = tfds.builder(config.dataset, data_dir=config.data_dir)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=manual_dir, try_download_gcs=False))
+  elif config.dataset in _TITLES:
+    tfds.builder(config.dataset, data_dir=config.data_dir).download_and_prepare()
   if config.get('stored_images') and not _stored_builder(config).is_prepared():
     _prepare_stored(config)
   _statistics(config)

@@ -75,6 +75,8 @@ def init_params(rng: jax.Array, spec: Spec, image_size: int | None = None, *,
 
 
 def _check_images(images: jax.Array, spec: Spec, params: Params) -> None:
+  if spec.takes_features:  # the top of a split network: any NHWC input
+    return
   if images.ndim != 4 or images.shape[-1] != 3:
     raise ZfjaxError(f'images must be NHWC with 3 channels, got shape '
                      f'{tuple(images.shape)}')

@@ -188,6 +188,112 @@ PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
 MAX_PARTS = max(len(names) for names in PART_NAMES)
 
 
+# Novel classes for the transfer experiment (ZF §5.2): objects the built-in
+# model never saw, made of the same kinds of parts (heads, eyes, bars, discs,
+# rings, triangles), also their own mirror images. Set `novel` in a Scene.
+def _owl_face(j):
+  tuft = ('poly', ((-0.95, -0.5 - 0.05 * j[0]), (-0.45, -0.62), (-0.5, -0.2)))
+  eye = ('ring', -0.1, -0.3 - 0.03 * j[1], 0.16 + 0.02 * j[2], 0.06)
+  beak = ('poly', ((0.12, -0.1), (0.12, 0.1), (0.45 + 0.05 * j[3], 0.0)))
+  return ([('head', 'body', [('ellipse', 0.1, 0.0, 0.8, 0.7, 0.0)]),
+           ('left_tuft', 'body', [tuft]), ('right_tuft', 'body', [_mirror(tuft)])]
+          + _pair('eye', eye) + [('beak', 'detail', [beak])])
+
+
+def _robot_face(j):
+  eye = ('box', -0.15, -0.3 - 0.03 * j[0], 0.12, 0.12 + 0.02 * j[1], 0.0, 0.0)
+  return ([('head', 'body', [('box', 0.15, 0.0, 0.62, 0.7, 0.0, 0.0)]),
+           ('antenna', 'detail', [('box', -0.72, 0.0, 0.22, 0.05, 0.0, 0.0),
+                                  _circle(-0.88, 0.0, 0.1 + 0.02 * j[2])])]
+          + _pair('eye', eye)
+          + [('mouth', 'detail', [('box', 0.45, 0.0, 0.06, 0.4 + 0.04 * j[3],
+                                   0.0, 0.0)])])
+
+
+def _lollipop(j):
+  return [('stick', 'detail', [('box', 0.45, 0.0, 0.5, 0.06 + 0.02 * j[0], 0.0, 0.0)]),
+          ('candy', 'body', [_circle(-0.4, 0.0, 0.5 + 0.04 * j[1])]),
+          ('swirl', 'detail', [('ring', -0.4, 0.0, 0.26 + 0.03 * j[2], 0.06)])]
+
+
+def _hourglass(j):
+  waist = 0.06 + 0.03 * j[0]
+  return [('top_bulb', 'body', [('poly', ((-0.7, -0.5), (-0.7, 0.5), (0.0, waist), (0.0, -waist)))]),
+          ('bottom_bulb', 'body', [('poly', ((0.7, -0.5), (0.7, 0.5), (0.0, waist), (0.0, -waist)))]),
+          ('top_cap', 'detail', [('box', -0.8, 0.0, 0.1, 0.65 + 0.04 * j[1], 0.0, 0.0)]),
+          ('bottom_cap', 'detail', [('box', 0.8, 0.0, 0.1, 0.65 + 0.04 * j[1], 0.0, 0.0)])]
+
+
+def _umbrella(j):
+  phi = np.linspace(0.0, np.pi, 13)
+  canopy = ('poly', tuple(zip(-0.05 - (0.45 + 0.05 * j[0]) * np.sin(phi),
+                              0.92 * np.cos(phi))))
+  return [('canopy', 'body', [canopy]),
+          ('handle', 'detail', [('box', 0.4, 0.0, 0.45, 0.05 + 0.02 * j[1], 0.0, 0.0),
+                                ('box', 0.82, 0.0, 0.06, 0.2, 0.0, 0.0)])]
+
+
+def _rocket(j):
+  fin = ('poly', ((0.25, -0.25), (0.8, -0.25), (0.85, -0.6 - 0.05 * j[0])))
+  return ([('hull', 'body', [('box', 0.2, 0.0, 0.6, 0.25 + 0.03 * j[1], 0.05, 0.0)]),
+           ('nose_cone', 'detail', [('poly', ((-0.95, 0.0), (-0.4, -0.25), (-0.4, 0.25)))]),
+           ('window', 'detail', [_circle(-0.1, 0.0, 0.12 + 0.02 * j[2])])]
+          + [('left_fin', 'detail', [fin]), ('right_fin', 'detail', [_mirror(fin)])])
+
+
+def _bowtie(j):
+  wing = ('poly', ((0.0, -0.1), (-0.5 - 0.05 * j[0], -0.85), (0.5 + 0.05 * j[0], -0.85)))
+  return [('left_wing', 'body', [wing]), ('right_wing', 'body', [_mirror(wing)]),
+          ('knot', 'detail', [_circle(0.0, 0.0, 0.2 + 0.03 * j[1])])]
+
+
+def _table(j):
+  leg = ('box', 0.3, -0.6 - 0.04 * j[0], 0.5, 0.08, 0.0, 0.0)
+  return [('top', 'body', [('box', -0.3, 0.0, 0.12 + 0.02 * j[1], 0.85, 0.0, 0.0)]),
+          ('left_leg', 'detail', [leg]), ('right_leg', 'detail', [_mirror(leg)])]
+
+
+def _star(j):
+  up = ('poly', ((-0.9, 0.0), (0.45, -0.78), (0.45, 0.78)))
+  down = ('poly', ((0.9, 0.0), (-0.45, -0.78), (-0.45, 0.78)))
+  return [('star', 'body', [up, down]),
+          ('centre', 'detail', [_circle(0.0, 0.0, 0.2 + 0.03 * j[0])])]
+
+
+def _sun(j):
+  rays = [('box', 0.0, 0.0, 0.9, 0.07, 0.0, a) for a in np.arange(4) * np.pi / 4]
+  return [('rays', 'detail', rays),
+          ('disc', 'body', [_circle(0.0, 0.0, 0.5 + 0.04 * j[0])]),
+          ('halo', 'detail', [('ring', 0.0, 0.0, 0.3, 0.05 + 0.01 * j[1])])]
+
+
+_NOVEL_CLASSES = (
+    ('owl_face', _owl_face),
+    ('robot_face', _robot_face),
+    ('lollipop', _lollipop),
+    ('hourglass', _hourglass),
+    ('umbrella', _umbrella),
+    ('rocket', _rocket),
+    ('bowtie', _bowtie),
+    ('table', _table),
+    ('star', _star),
+    ('sun', _sun),
+)
+NOVEL_CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _NOVEL_CLASSES)
+NUM_NOVEL_CLASSES = len(NOVEL_CLASS_NAMES)
+NOVEL_PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _NOVEL_CLASSES)
+
+
+def class_names(novel: bool = False) -> tuple[str, ...]:
+  """The names of the built-in classes, or of the novel ones."""
+  return NOVEL_CLASS_NAMES if novel else CLASS_NAMES
+
+
+def part_names(novel: bool = False) -> tuple[tuple[str, ...], ...]:
+  return NOVEL_PART_NAMES if novel else PART_NAMES
+
+
 class Scene(NamedTuple):
   """Everything that defines one example, independent of the image size.
 
@@ -207,6 +313,7 @@ class Scene(NamedTuple):
   clutter: np.ndarray       # (K, 6) kind, cy, cx, radius, angle_rad, aspect
   clutter_colors: np.ndarray  # (K, 3)
   noise_seed: int           # per-pixel noise, drawn at the rendered size
+  novel: bool = False       # label indexes the novel classes
 
 
 class Rendered(NamedTuple):
@@ -235,12 +342,14 @@ def check_image_size(image_size: int) -> None:
                      f'{MAX_IMAGE_SIZE}], got {image_size}; fix config.shapes.image_size')
 
 
-def sample_scene(rng_or_seed, label: int, image_size: int) -> Scene:
+def sample_scene(rng_or_seed, label: int, image_size: int, *,
+                 novel: bool = False) -> Scene:
   """Draws a random scene of class `label`.
 
   Args:
     rng_or_seed: a numpy Generator (advanced in place) or a seed for one.
-    label: class index in [0, NUM_CLASSES).
+    label: class index in [0, NUM_CLASSES), or in [0, NUM_NOVEL_CLASSES)
+      with `novel`.
     image_size: the side in pixels the scene is meant for; the object keeps
       one pixel clear of the central 7/8 region's edge at this size.
   """
@@ -278,6 +387,7 @@ def sample_scene(rng_or_seed, label: int, image_size: int) -> Scene:
       clutter=clutter,
       clutter_colors=rng.uniform(0, 255, (num_clutter, 3)),
       noise_seed=int(rng.integers(2**31)),
+      novel=novel,
   )
 
 
@@ -419,7 +529,8 @@ def render(scene: Scene, image_size: int, *, dy: float = 0.0,
   colors = {'body': scene.body_color, 'detail': scene.detail_color}
   parts = {}
   transparent = np.ones(u.shape)
-  for name, role, prims in _CLASSES[scene.label][1](scene.jitter):
+  table = _NOVEL_CLASSES if scene.novel else _CLASSES
+  for name, role, prims in table[scene.label][1](scene.jitter):
     alpha = _coverage(prims, u, v, radius_px)
     parts[name] = _box(alpha, origin)
     transparent *= 1 - alpha
@@ -432,28 +543,35 @@ def render(scene: Scene, image_size: int, *, dy: float = 0.0,
 
 
 def example(split: str, index: int, image_size: int, *,
-            seed: int = 0) -> tuple[np.ndarray, int, Scene]:
+            seed: int = 0, novel: bool = False
+            ) -> tuple[np.ndarray, int, Scene]:
   """Example `index` of a split: (image (S, S, 3) uint8, label, scene).
 
   Labels cycle through the classes (index mod NUM_CLASSES), so every split
-  is balanced.
+  is balanced. `novel`: of the novel classes, from a seed stream of their
+  own.
   """
-  scene = _example_scene(split, index, image_size, seed)
+  scene = _example_scene(split, index, image_size, seed, novel)
   return render(scene, image_size).image, scene.label, scene
 
 
 def _example_scene(split: str, index: int, image_size: int,
-                   seed: int) -> Scene:
+                   seed: int, novel: bool = False) -> Scene:
   if split not in SPLITS:
     raise ZfjaxError(f'zfjax_shapes has splits {sorted(SPLITS)}, not {split!r}')
+  if novel:
+    return sample_scene(np.random.default_rng([seed, SPLITS[split], index, 1]),
+                        index % NUM_NOVEL_CLASSES, image_size, novel=True)
   return sample_scene(np.random.default_rng([seed, SPLITS[split], index]),
                       index % NUM_CLASSES, image_size)
 
 
-def part_box_array(label: int, parts: dict[str, np.ndarray]) -> np.ndarray:
-  """Part boxes in PART_NAMES[label] order, padded with -1: (MAX_PARTS, 4)."""
+def part_box_array(label: int, parts: dict[str, np.ndarray], *,
+                   novel: bool = False) -> np.ndarray:
+  """Part boxes in PART_NAMES[label] (or NOVEL_PART_NAMES) order, padded
+  with -1: (MAX_PARTS, 4)."""
   out = np.full((MAX_PARTS, 4), -1, np.int32)
-  for i, name in enumerate(PART_NAMES[label]):
+  for i, name in enumerate(part_names(novel)[label]):
     out[i] = parts[name]
   return out
 
@@ -477,7 +595,8 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
-                     seed: int) -> list[tuple[bytes, int, np.ndarray, np.ndarray]]:
+                     seed: int, novel: bool = False
+                     ) -> list[tuple[bytes, int, np.ndarray, np.ndarray]]:
   """Examples `indices` as (PNG bytes, label, box, part boxes array).
 
   The unit of work of the parallel data set generation; numpy only, so that
@@ -485,28 +604,30 @@ def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
   """
   out = []
   for index in indices:
-    scene = _example_scene(split, index, image_size, seed)
+    scene = _example_scene(split, index, image_size, seed, novel)
     image, box, parts = render(scene, image_size)
     out.append((encode_png(image), scene.label, box,
-                part_box_array(scene.label, parts)))
+                part_box_array(scene.label, parts, novel=novel)))
   return out
 
 
 def _serve(argv: Sequence[str]) -> None:
   """Worker of the parallel generation in `shapes_dataset`.
 
-  python -m zfjax.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP
+  python -m zfjax.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP [novel]
   renders chunks FIRST, FIRST + STEP, ... of CHUNK examples each and writes
-  each chunk's `encoded_examples` list, pickled, to stdout.
+  each chunk's `encoded_examples` list, pickled, to stdout; a trailing
+  `novel` renders the novel classes.
   """
-  split, image_size, seed, num_examples, chunk, first, step = argv
+  novel = argv[7:] == ['novel']
+  split, image_size, seed, num_examples, chunk, first, step = argv[:7]
   image_size, seed, chunk = int(image_size), int(seed), int(chunk)
   num_examples, first, step = int(num_examples), int(first), int(step)
   out = sys.stdout.buffer
   for start in range(first * chunk, num_examples, step * chunk):
     indices = range(start, min(start + chunk, num_examples))
     pickle.dump(encoded_examples(split, indices, image_size=image_size,
-                                 seed=seed), out)
+                                 seed=seed, novel=novel), out)
     out.flush()
 
 

@@ -43,16 +43,19 @@ class ShapesConfig(tfds.core.BuilderConfig):
   num_train: int = 20_000
   num_eval: int = 2_000
   seed: int = 0
+  novel: bool = False  # the novel classes (shapes.NOVEL_CLASS_NAMES)
 
 
 def _config(image_size: int, num_train: int, num_eval: int,
-            seed: int) -> ShapesConfig:
+            seed: int, novel: bool = False) -> ShapesConfig:
+  prefix = 'novel_' if novel else ''
   return ShapesConfig(
-      name=f'{image_size}px_train{num_train}_val{num_eval}_seed{seed}',
+      name=f'{prefix}{image_size}px_train{num_train}_val{num_eval}_seed{seed}',
       description=f'{image_size}x{image_size} images, {num_train} train and '
-                  f'{num_eval} validation examples, seed {seed}',
+                  f'{num_eval} validation examples, seed {seed}'
+                  + (', novel classes' if novel else ''),
       image_size=image_size, num_train=num_train, num_eval=num_eval,
-      seed=seed)
+      seed=seed, novel=novel)
 
 
 class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
@@ -63,7 +66,7 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [_config(64, 20_000, 2_000, 0)]
 
   def _info(self) -> tfds.core.DatasetInfo:
-    size = self.builder_config.image_size
+    size, novel = self.builder_config.image_size, self.builder_config.novel
     return tfds.core.DatasetInfo(
         builder=self,
         description=(
@@ -71,11 +74,13 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
             'random position, scale, rotation and colour over textured '
             'clutter, with object and part boxes. Parts per class: '
             + '; '.join(f'{c}: {", ".join(p)}' for c, p in
-                        zip(shapes.CLASS_NAMES, shapes.PART_NAMES))),
+                        zip(shapes.class_names(novel),
+                            shapes.part_names(novel)))),
         features=tfds.features.FeaturesDict({
             'image': tfds.features.Image(shape=(size, size, 3),
                                          encoding_format='png'),
-            'label': tfds.features.ClassLabel(names=shapes.CLASS_NAMES),
+            'label': tfds.features.ClassLabel(
+                names=shapes.class_names(novel)),
             'bbox': tfds.features.Tensor(shape=(4,), dtype=np.int32),
             'part_boxes': tfds.features.Tensor(shape=(shapes.MAX_PARTS, 4),
                                                dtype=np.int32),
@@ -115,7 +120,8 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
   env = dict(os.environ, PYTHONPATH=_ROOT + (os.pathsep + path if path else ''))
   workers = [subprocess.Popen(
       [sys.executable, '-m', 'zfjax.shapes', split, str(config.image_size),
-       str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count)],
+       str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count)]
+      + (['novel'] if config.novel else []),
       stdout=subprocess.PIPE, env=env) for k in range(count)]
   try:
     for i, start in enumerate(starts):
@@ -134,9 +140,10 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
 
 def builder(image_size: int = 64, num_train: int = 20_000,
             num_eval: int = 2_000, seed: int = 0, *,
-            data_dir: str | None = None) -> ZfjaxShapes:
-  """The builder of one variant of the set (not prepared yet, maybe)."""
-  config = _config(image_size, num_train, num_eval, seed)
+            data_dir: str | None = None, novel: bool = False) -> ZfjaxShapes:
+  """The builder of one variant of the set (not prepared yet, maybe);
+  `novel`: of the novel classes (the transfer experiment's target set)."""
+  config = _config(image_size, num_train, num_eval, seed, novel)
   # TFDS refuses a custom config that shares a predefined one's name.
   config = ZfjaxShapes.builder_configs.get(config.name, config)
   # TFDS warns about every config it does not list and every variant not

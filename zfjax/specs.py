@@ -81,10 +81,15 @@ Layer = Union[Conv, MaxPool, LRN, Dense, AdaptiveAvgPool]
 
 @dataclasses.dataclass(frozen=True)
 class Spec:
-  """An architecture: its name, layer table and native input size (pixels)."""
+  """An architecture: its name, layer table and native input size (pixels).
+
+  takes_features: the table is the top of a network (see `split_at`), fed
+  the activations of the layers below it rather than images.
+  """
   name: str
   layers: tuple[Layer, ...]
   image_size: int
+  takes_features: bool = False
 
   def layer(self, name: str) -> Layer:
     for layer in self.layers:
@@ -105,6 +110,21 @@ class Spec:
   @property
   def num_classes(self) -> int:
     return self.layers[-1].features
+
+
+def split_at(spec: Spec, layer: str) -> tuple[Spec, Spec]:
+  """(bottom, top): the layers below `layer`, and `layer` with those above.
+
+  The bottom maps images to what `layer` reads; the top (`takes_features`)
+  maps that to the logits. Transfer learning trains the top on the cached
+  outputs of a frozen bottom (ZF §5.2).
+  """
+  names = [l.name for l in spec.layers]
+  spec.layer(layer)  # a clear error for an unknown name
+  k = names.index(layer)
+  return (Spec(f'{spec.name}[:{layer}]', spec.layers[:k], spec.image_size),
+          Spec(f'{spec.name}[{layer}:]', spec.layers[k:], spec.image_size,
+               takes_features=True))
 
 
 # ---------------------------------------------------------------- geometry

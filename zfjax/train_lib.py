@@ -43,6 +43,7 @@ from zfjax import prefetch
 from zfjax import preprocess
 from zfjax import progress
 from zfjax import schedule
+from zfjax import transfer
 from zfjax.errors import ZfjaxError
 
 from zfjax.specs import Spec, get_spec
@@ -99,9 +100,19 @@ def make_optimizer(config: ml_collections.ConfigDict,
   """
   kernels_only = lambda params: jax.tree_util.tree_map_with_path(  # noqa: E731
       lambda path, _: path[-1].key == 'kernel', params)
-  return optax.chain(
+  sgd = optax.chain(
       optax.add_decayed_weights(config.weight_decay, mask=kernels_only),
       optax.sgd(learning_rate, momentum=config.momentum))
+  frozen = transfer.frozen_layers(config)
+  if not frozen:
+    return sgd
+  # Transfer (ZF §5.2): layers below config.transfer.train_from get zero
+  # updates, no decay and no momentum, so they stay bit-identical.
+  return optax.multi_transform(
+      {'train': sgd, 'frozen': optax.set_to_zero()},
+      lambda params: {name: jax.tree.map(
+          lambda _, n=name: 'frozen' if n in frozen else 'train', layer)
+                      for name, layer in params.items()})
 
 
 def _per_example_keys(seed: int, step: jax.Array, first: jax.Array,
@@ -326,6 +337,7 @@ def initial_state(config: ml_collections.ConfigDict, spec: Spec,
   params = models.init_params(jax.random.key(config.seed), spec,
                               config.crop_size, weight_std=config.weight_std,
                               bias_value=config.bias_value)
+  params = transfer.initial_params(config, params)
   params = replicate(jax.tree.map(np.asarray, params), mesh)
   opt_state = make_optimizer(config, config.learning_rate).init(params)
   return TrainState(params, opt_state, schedule.init(config.learning_rate))
@@ -342,17 +354,21 @@ class _Run:
                stop: checkpointing.StopWatch):
     from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
     self.config, self.workdir, self.stop = config, workdir, stop
-    self.data = input_pipeline
-    self.info = input_pipeline.dataset_info(config)
+    # The input pipeline, or a transfer run's cached inputs.
+    self.data = transfer.data_source(config, workdir)
+    self.info = self.data.dataset_info(config)
     self.spec = model_spec(config, self.info)
     self.mesh = make_mesh()
-    self.steps_per_epoch = input_pipeline.steps_per_epoch(config)
+    self.steps_per_epoch = self.data.steps_per_epoch(config)
     self.total_steps = self.steps_per_epoch * config.num_epochs
     self.is_main = jax.process_index() == 0
-    # The pipeline sends uint8 pixels and draws; the steps finish them.
-    stats = input_pipeline.device_statistics(config)
-    self.train_step = make_train_step(config, self.spec, self.mesh, stats)
-    self.predict = make_predict(self.spec, self.mesh, stats,
+    # The pipeline sends uint8 pixels and draws that the steps finish; a
+    # transfer run's cached inputs are network inputs already.
+    stats = (None if transfer.is_transfer(config)
+             else input_pipeline.device_statistics(config))
+    step_spec = transfer.step_spec(config, self.spec)
+    self.train_step = make_train_step(config, step_spec, self.mesh, stats)
+    self.predict = make_predict(step_spec, self.mesh, stats,
                                 config.crop_size, compute_dtype(config))
     self.ckpts = checkpointing.Checkpoints(
         workdir, keep_latest=config.keep_latest,
