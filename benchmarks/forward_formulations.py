@@ -42,6 +42,38 @@ def plain_apply(params, images, spec, *, train=False, rng=None):
                      switches=True)[0]
 
 
+def trainer_step(spec, batch_size: int, image_size: int, forward=None):
+  """The trainer's jitted step (configs/zfnet_imagenet.py's settings at this
+  batch) around `forward` (default `models.apply`), and a function that runs
+  it once on fixed random data, returning its outputs."""
+  config = zfnet_imagenet.get_config()
+  config.model, config.batch_size = spec.name, batch_size
+  config.crop_size, config.num_classes = image_size, spec.num_classes
+  mesh = train_lib.make_mesh()
+  rng = np.random.default_rng(0)
+  batch = [jax.device_put(x, NamedSharding(mesh, P(train_lib.AXIS))) for x in (
+      rng.normal(0, 50, (batch_size, image_size, image_size, 3)).astype(
+          np.float32),
+      rng.integers(0, spec.num_classes, batch_size).astype(np.int32),
+      np.ones(batch_size, bool))]
+  lr = np.float32(config.learning_rate)
+  # The trainer looks `models.apply` up when its step is traced (first
+  # call): trace it with `forward` in place.
+  with mock.patch.object(models, 'apply', forward or models.apply):
+    step = train_lib.make_train_step(config, spec, mesh)
+    state = train_lib.initial_state(config, spec, mesh)
+    carry = [state.params, state.opt_state, 0]
+    jax.block_until_ready(run_step(step, carry, batch, lr))
+  return lambda: run_step(step, carry, batch, lr)
+
+
+def run_step(step, carry, batch, lr):
+  params, opt_state, i = carry
+  out = step(params, opt_state, *batch, np.int32(i), lr)
+  carry[:] = [out[0], out[1], i + 1]
+  return out
+
+
 def seconds(fn) -> float:
   start = time.perf_counter()
   jax.block_until_ready(fn())
@@ -57,47 +89,24 @@ def main() -> None:
   args = parser.parse_args()
 
   spec = models.get_spec(args.spec, 1000)
-  rng = np.random.default_rng(0)
   b, s = args.batch, args.image_size
-  images = rng.normal(0, 50, (b, s, s, 3)).astype(np.float32)
-  labels = rng.integers(0, 1000, b).astype(np.int32)
-
-  config = zfnet_imagenet.get_config()
-  config.model, config.batch_size, config.crop_size = args.spec, b, s
-  config.num_classes = 1000
-  mesh = train_lib.make_mesh()
-  sharding = NamedSharding(mesh, P(train_lib.AXIS))
-  batch = [jax.device_put(x, sharding)
-           for x in (images, labels, np.ones(b, bool))]
-  lr = np.float32(config.learning_rate)
-
-  programs = {}
+  images = np.random.default_rng(0).normal(0, 50, (b, s, s, 3)).astype(
+      np.float32)
+  params = models.init_params(jax.random.PRNGKey(0), spec, s)
+  programs, compile_s = {}, {}
   for name, fn in (('plain', plain_apply), ('faster', models.apply)):
     forward = jax.jit(lambda p, x, fn=fn: fn(p, x, spec))
-    # The trainer looks `models.apply` up when its step is traced (first
-    # call): trace it once with each forward in place.
-    with mock.patch.object(models, 'apply', fn):
-      step = train_lib.make_train_step(config, spec, mesh)
-      state = train_lib.initial_state(config, spec, mesh)
-      tic = time.perf_counter()
-      out = step(state.params, state.opt_state, *batch, np.int32(0), lr)
-      jax.block_until_ready(out)
-    compile_s = time.perf_counter() - tic
-    params = models.init_params(jax.random.PRNGKey(0), spec, s)
     jax.block_until_ready(forward(params, images))
-    programs[name] = (forward, step, params, [out[0], out[1]], compile_s)
+    tic = time.perf_counter()
+    step = trainer_step(spec, b, s, fn)
+    compile_s[name] = time.perf_counter() - tic
+    programs[name] = (lambda forward=forward: forward(params, images), step)
 
   rates: dict[str, list[float]] = {}
-  for i in range(args.rounds):
-    for name, (forward, step, params, carry, _) in programs.items():
-      rates.setdefault(f'{name} forward', []).append(
-          b / seconds(lambda: forward(params, images)))
-
-      def one_step(carry=carry, step=step, i=i):
-        out = step(carry[0], carry[1], *batch, np.int32(i + 1), lr)
-        carry[:] = out[:2]
-        return out
-      rates.setdefault(f'{name} step', []).append(b / seconds(one_step))
+  for _ in range(args.rounds):
+    for name, (forward, step) in programs.items():
+      rates.setdefault(f'{name} forward', []).append(b / seconds(forward))
+      rates.setdefault(f'{name} step', []).append(b / seconds(step))
 
   print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
         f'{os.cpu_count()} CPU cores')
@@ -107,8 +116,8 @@ def main() -> None:
     plain, faster = max(rates[f'plain {what}']), max(rates[f'faster {what}'])
     print(f'  {what:8s} plain {plain:7.1f}  faster {faster:7.1f}  '
           f'ratio {faster / plain:.2f}')
-  print('  step compile (s): ' + ', '.join(
-      f'{k} {v[-1]:.1f}' for k, v in programs.items()))
+  print('  step compile and first run (s): ' + ', '.join(
+      f'{k} {v:.1f}' for k, v in compile_s.items()))
 
 
 if __name__ == '__main__':
