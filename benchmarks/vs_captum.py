@@ -213,7 +213,7 @@ def deconv_row(args, params, spec, model) -> None:
   trace = trace_fn(params, images, spec)[1]
   channels = np.arange(args.maps)
   # (maps, images) peak positions; the same units for both sides.
-  y, x = (np.asarray(a) for a in jax.vmap(
+  y, x = (np.array(a) for a in jax.vmap(
       lambda c: deconv.strongest_position(trace, layer, c))(channels))
   image = np.tile(np.arange(n), args.maps)
   channel = np.repeat(channels, n)

@@ -139,3 +139,20 @@ def test_forward_from_pieces_make_the_whole_pass():
   np.testing.assert_allclose(trace.activations['conv2'],
                              want.activations['conv2'], rtol=1e-5, atol=1e-5)
   assert set(trace.activations) == {'conv2', 'fc3'}
+
+
+def test_bfloat16_projections_stay_within_the_stated_tolerance():
+  from zfjax import deconv  # pylint: disable=import-outside-toplevel
+  params = models.init_params(jax.random.PRNGKey(6), SPEC, weight_std=None)
+  x = np.random.default_rng(7).normal(scale=50, size=(3, 32, 32, 3))
+  _, trace = models.forward_trace(params, jnp.asarray(x, jnp.float32), SPEC)
+  for layer in ('conv1', 'conv2'):
+    channel = jnp.array([0, 3, 5])
+    y, xx = deconv.strongest_position(trace, layer, channel)
+    args = (params, trace, SPEC, layer, jnp.arange(3), channel, y, xx)
+    full = np.asarray(deconv.project_units(*args))
+    half = np.asarray(deconv.project_units(*args, dtype=jnp.bfloat16))
+    assert half.dtype == np.float32 and np.abs(full).max() > 0
+    assert np.abs(half - full).max() <= 0.01 * np.abs(full).max()
+    shown = [deconv.normalize_for_display(p).astype(int) for p in (full, half)]
+    assert np.abs(shown[0] - shown[1]).max() <= 2
