@@ -2,7 +2,7 @@
 
   python benchmarks/deconv_projections.py [--images 9] [--layer conv5]
       [--chunk_sizes 8 32 128] [--single_per_chunk 2] [--spec zfnet]
-      [--image_size 224]
+      [--image_size 224] [--dtype float32]
 
 Random weights (speed does not depend on them) and random images. Each
 selection is the strongest position of one map in one image (the top-9
@@ -13,6 +13,7 @@ is computed once and not timed.
   one at a time: `deconv.project` on a one-image trace, one selection per
     call (compiled once), `--single_per_chunk` calls after each batched
     chunk, so both rates are measured under the same machine load.
+`--dtype bfloat16` runs the batched projections in bfloat16 (display only).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def main() -> None:
                       default=[8, 32, 128])
   parser.add_argument('--single_per_chunk', type=int, default=2,
                       help='single projections timed after each chunk')
+  parser.add_argument('--dtype', choices=('float32', 'bfloat16'),
+                      default='float32', help='of the batched projections')
   args = parser.parse_args()
 
   spec = models.get_spec(args.spec, 1000)
@@ -80,7 +83,9 @@ def main() -> None:
       sl = slice(start, start + chunk)
       return deconv.project_units(
           params, trace, spec, args.layer, image[sl], channel[sl], y[sl],
-          x[sl], image_size=args.image_size).block_until_ready()
+          x[sl], image_size=args.image_size,
+          dtype=None if args.dtype == 'float32' else jnp.bfloat16
+      ).block_until_ready()
     tic = time.perf_counter()
     batched(0)
     compile_s = time.perf_counter() - tic

@@ -6,6 +6,8 @@ Every function takes arrays and returns arrays, works under `jax.jit` and
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -76,6 +78,91 @@ def lrn(x: jax.Array, *, size: int = 5, k: float = 2.0, alpha: float = 1e-4,
   pads = ((0, 0),) * (x.ndim - 1) + ((half, half),)
   total = lax.reduce_window(sq, 0.0, lax.add, window, (1,) * x.ndim, pads)
   return (x / (k + alpha * total) ** beta).astype(x.dtype)
+
+
+def lrn_fast(x: jax.Array, *, size: int = 5, k: float = 2.0,
+             alpha: float = 1e-4, beta: float = 0.75) -> jax.Array:
+  """`lrn` in fewer passes over memory: the same numbers to float rounding.
+
+  The window sum over maps is `size` shifted slices of the zero-padded
+  squares, and for beta = 0.75 (every spec's) the power is
+  rsqrt(d) * sqrt(rsqrt(d)) = d ** -0.75; x: (..., C). The gradient is
+  written out (the window sum is its own transpose). On the 2-core CPU this
+  runs LRN forward in about half of `lrn`'s time, and forward plus backward
+  in about half as well. Computed in float32 whatever x's dtype, as `lrn`.
+  """
+  return _lrn_fast(x.astype(jnp.float32), size, k, alpha, beta).astype(
+      x.dtype)
+
+
+def _window_sum(v: jax.Array, size: int) -> jax.Array:
+  """Per map i the sum of maps i - size // 2 .. i + size // 2 (zero-padded)."""
+  half, channels = size // 2, v.shape[-1]
+  padded = jnp.pad(v, ((0, 0),) * (v.ndim - 1) + ((half, half),))
+  total = padded[..., :channels]
+  for i in range(1, size):
+    total = total + padded[..., i:i + channels]
+  return total
+
+
+def _lrn_fast_parts(x, size, k, alpha, beta):
+  d = k + alpha * _window_sum(jnp.square(x), size)
+  scale = lax.rsqrt(d) * jnp.sqrt(lax.rsqrt(d)) if beta == 0.75 else (
+      d ** -beta)
+  return x * scale, (x, d, scale)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _lrn_fast(x, size, k, alpha, beta):
+  return _lrn_fast_parts(x, size, k, alpha, beta)[0]
+
+
+def _lrn_fast_bwd(size, k, alpha, beta, residuals, grad):
+  # b_i = x_i d_i^-beta with d_i = k + alpha sum_{j near i} x_j^2, so
+  # dL/dx_i = g_i d_i^-beta - 2 alpha beta x_i sum_{j near i} g_j x_j d_j^(-beta-1).
+  del k
+  x, d, scale = residuals
+  spread = _window_sum(grad * x * scale / d, size)
+  return (grad * scale - (2 * alpha * beta) * x * spread,)
+
+
+_lrn_fast.defvjp(lambda x, *a: _lrn_fast_parts(x, *a), _lrn_fast_bwd)
+
+
+def max_pool(x: jax.Array, *, window: int = 3, stride: int = 2,
+             padding: tuple[int, int] = (0, 0)) -> jax.Array:
+  """The pooled values of `max_pool_with_switches`, without the switches.
+
+  x: (N, H, W, C), padded by `padding` = (before, after) cells on both
+  spatial axes with -inf. Returns (N, Ho, Wo, C): one `lax.reduce_window`,
+  for passes that need no switches (training, occlusion, top-k scans). The
+  gradient is `unpool` at the switches (the first maximum of each window),
+  as for `max_pool_with_switches`: on the CPU that is about twice as fast
+  as differentiating either pool directly (XLA's select-and-scatter there
+  is slower still).
+  """
+  return _max_pool(x, window, stride, tuple(padding))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _max_pool(x, window, stride, padding):
+  return lax.reduce_window(
+      x, -jnp.inf, lax.max, (1, window, window, 1),
+      (1, stride, stride, 1), ((0, 0), padding, padding, (0, 0)))
+
+
+def _max_pool_fwd(x, window, stride, padding):
+  return _max_pool(x, window, stride, padding), x
+
+
+def _max_pool_bwd(window, stride, padding, x, grad):
+  _, switches = max_pool_with_switches(x, window=window, stride=stride,
+                                       padding=padding)
+  return (unpool(grad, switches, input_hw=x.shape[1:3], window=window,
+                 stride=stride, padding=padding),)
+
+
+_max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
 def _pool_out(size: int, window: int, stride: int,

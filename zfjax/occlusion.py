@@ -20,10 +20,12 @@ import functools
 from typing import NamedTuple
 
 import jax
+from jax import lax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+from zfjax import incremental
 from zfjax import models
 from zfjax.errors import ZfjaxError
 from zfjax.specs import Conv, Spec
@@ -122,28 +124,45 @@ def pixel_average(values: np.ndarray, ys: np.ndarray, xs: np.ndarray,
     return (total / count).astype(np.float32)
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
-def _clean_pass(params, images, spec: Spec, layer: str):
-  logits, trace = models.forward_trace(params, images, spec)
-  return jax.nn.softmax(logits), trace.activations[layer]
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'zone'))
+def _clean_pass(params, images, spec: Spec, layer: str,
+                zone: incremental.Zone | None):
+  logits, trace = models.forward_trace(params, images, spec, switches=False)
+  clean = (() if zone is None
+           else incremental.clean_maps(params, images, spec, zone))
+  return jax.nn.softmax(logits), trace.activations[layer], clean
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'size'))
-def _occluded_chunk(params, images, labels, channels, fill, jobs, *,
-                    spec: Spec, layer: str, size: int):
-  """Per job (image index, top row, left column): p(label), top label and
-  the total activation of the image's chosen map, each (C,)."""
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'size', 'zone',
+                                             'chunk'))
+def _occluded_chunk(params, images, labels, channels, fill, clean, jobs,
+                    starts, index, *, spec: Spec, layer: str, size: int,
+                    zone: incremental.Zone | None, chunk: int):
+  """Per job of chunk `index` (jobs: image index, top row, left column):
+  p(label), top label and the total activation of the image's chosen map,
+  each (chunk,). All inputs stay on the device for the whole sweep.
 
-  def one(job):
+  starts: per job the incremental windows (`incremental.Plan.starts`);
+  zone None recomputes every layer.
+  """
+  jobs = lax.dynamic_slice_in_dim(jobs, index * chunk, chunk)
+  starts = lax.dynamic_slice_in_dim(starts, index * chunk, chunk)
+
+  def one(job, start):
     n = job[0]
     box = jnp.stack([job[1], job[2], job[1] + size, job[2] + size])
     occluded = fill_box(images[n], box, fill)
-    logits, trace = models.forward_trace(params, occluded[None], spec)
+    if zone is None:
+      logits, trace = models.forward_trace(params, occluded[None], spec,
+                                           switches=False)
+    else:
+      logits, trace = incremental.forward(
+          params, occluded, tuple(m[n] for m in clean), start, spec, zone)
     probs = jax.nn.softmax(logits[0])
     fmap = jnp.take(trace.activations[layer][0], channels[n], axis=-1)
     return probs[labels[n]], jnp.argmax(probs).astype(jnp.int32), fmap.sum()
 
-  return jax.vmap(one)(jobs)
+  return jax.vmap(one)(jobs, starts)
 
 
 def _spatial_layer(spec: Spec, layer: str | None) -> str:
@@ -171,7 +190,7 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
                     size: int | None = None, stride: int | None = None,
                     fill: float | np.ndarray = 0.0, layer: str | None = None,
                     channel: int | np.ndarray | None = None,
-                    chunk_size: int = 32,
+                    chunk_size: int = 32, exact_incremental: bool = True,
                     progress: bool = False) -> OcclusionResult:
   """Occlusion maps for `images` (N, H, W, 3), mean-subtracted pixel units.
 
@@ -184,6 +203,12 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
     with the strongest single activation on the unoccluded image.
   chunk_size: occluded images evaluated per call of the jitted program; peak
     memory is about chunk_size forward passes whatever the number of positions.
+    The positions are split into equal chunks of at most this size, so the
+    last chunk pads by fewer than one job per chunk.
+  exact_incremental: compute the clean image's lower layers once and, per
+    square, recompute only the windows of them that the square reaches
+    (`zfjax.incremental`; the same numbers to float rounding); False runs the
+    whole forward pass per square.
   """
   images = jnp.asarray(images, jnp.float32)
   if images.ndim != 4 or images.shape[-1] != 3:
@@ -199,7 +224,19 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
     raise ZfjaxError(f'chunk_size must be at least 1, got {chunk_size}')
   layer = _spatial_layer(spec, layer)
 
-  probs, acts = _clean_pass(params, images, spec, layer)
+  grid_n, grid_y, grid_x = np.meshgrid(np.arange(n), ys, xs, indexing='ij')
+  jobs = np.stack([grid_n.ravel(), grid_y.ravel(), grid_x.ravel()],
+                  axis=1).astype(np.int32)
+  plan = None
+  if exact_incremental:
+    plan = incremental.plan(
+        spec, (h, w), np.concatenate([jobs[:, 1:], jobs[:, 1:] + size], 1),
+        stop_before=layer)
+  zone = None if plan is None else plan.zone
+  starts = (np.zeros((len(jobs), 0, 2), np.int32) if plan is None
+            else plan.starts)
+
+  probs, acts, clean = _clean_pass(params, images, spec, layer, zone)
   clean_label = np.asarray(jnp.argmax(probs, axis=-1), np.int32)
   labels = clean_label if labels is None else np.asarray(labels, np.int32)
   if labels.shape != (n,) or labels.min() < 0 or (
@@ -218,26 +255,34 @@ def occlusion_sweep(params: models.Params, images: jax.Array, spec: Spec, *,
   clean_activation = np.asarray(
       acts.sum(axis=(1, 2))[np.arange(n), channels], np.float32)
 
-  grid_n, grid_y, grid_x = np.meshgrid(np.arange(n), ys, xs, indexing='ij')
-  jobs = np.stack([grid_n.ravel(), grid_y.ravel(), grid_x.ravel()],
-                  axis=1).astype(np.int32)
   total = len(jobs)
-  chunk_size = min(chunk_size, total)
+  count = -(-total // min(chunk_size, total))
+  chunk = -(-total // count)  # equal chunks: the last pads < count jobs
   # Repeat the last job so every chunk has one shape: one compilation.
-  padded = -(-total // chunk_size) * chunk_size
-  jobs = np.concatenate([jobs, np.repeat(jobs[-1:], padded - total, axis=0)])
-  outputs = ([], [], [])
-  for start in tqdm.trange(0, padded, chunk_size, desc='occlusion',
-                           unit='chunk', disable=not progress):
-    chunk = _occluded_chunk(params, images, jnp.asarray(labels),
-                            jnp.asarray(channels), fill,
-                            jnp.asarray(jobs[start:start + chunk_size]),
-                            spec=spec, layer=layer, size=size)
-    for out, value in zip(outputs, chunk):
-      out.append(np.asarray(value))
+  pad = count * chunk - total
+  jobs = np.concatenate([jobs, np.repeat(jobs[-1:], pad, axis=0)])
+  starts = np.concatenate([starts, np.repeat(starts[-1:], pad, axis=0)])
+  # Everything goes to the device once; the loop only enqueues programs
+  # (no transfer or wait per chunk) and waits two chunks behind for the
+  # progress bar, so the device never idles on the host.
+  args = (params, images, jnp.asarray(labels), jnp.asarray(channels), fill,
+          clean, jnp.asarray(jobs), jnp.asarray(starts))
+  indices = list(jnp.arange(count, dtype=jnp.int32))
+  outputs = []
+  with tqdm.tqdm(total=count, desc='occlusion', unit='chunk',
+                 disable=not progress) as bar:
+    for i, index in enumerate(indices):
+      outputs.append(_occluded_chunk(*args, index, spec=spec, layer=layer,
+                                     size=size, zone=zone, chunk=chunk))
+      if i >= 2:
+        jax.block_until_ready(outputs[i - 2])
+        bar.update()
+    jax.block_until_ready(outputs)
+    bar.update(count - bar.n)
   grid = (n, len(ys), len(xs))
   p_true, top_label, activation = (
-      np.concatenate(out)[:total].reshape(grid) for out in outputs)
+      np.asarray(jnp.concatenate(out))[:total].reshape(grid)
+      for out in zip(*outputs))
   return OcclusionResult(
       p_true=p_true.astype(np.float32),
       top_label=top_label.astype(np.int32),

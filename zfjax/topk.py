@@ -87,7 +87,7 @@ def merge(top: TopActivations, acts: jax.Array, mask: jax.Array,
 
 @functools.partial(jax.jit, static_argnames=('spec', 'layers'))
 def _scan_step(params, images, mask, index, top, spec, layers):
-  _, trace = models.forward_trace(params, images, spec)
+  _, trace = models.forward_trace(params, images, spec, switches=False)
   return {name: merge(top[name], trace.activations[name], mask, index)
           for name in layers}
 
