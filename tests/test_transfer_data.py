@@ -247,3 +247,34 @@ def test_voc_labels_are_multi_hot_and_expanded(tmp_path_factory, tmp_path):
     with pytest.raises(ZfjaxError, match='several labels'):
       tconfig.transfer.images_per_class = 1
       transfer.TransferData(tconfig, str(tmp_path))
+
+
+def _block_image(position: int) -> bytes:
+  """A black 30x30 JPEG with one red or green 4x5 block in its left half:
+  20 positions whose images, and their mirrors, cover disjoint pixels."""
+  row, col, channel = position % 5, (position // 5) % 2, position // 10
+  image = np.zeros((30, 30, 3), np.uint8)
+  image[3 + 5 * row:7 + 5 * row, 3 + 6 * col:8 + 6 * col, channel] = 255
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format='JPEG', quality=95)
+  return buffer.getvalue()
+
+
+def test_voc_sigmoid_head_ranks_separable_images_first(tmp_path_factory,
+                                                       tmp_path):
+  # Image c shows class c (every fourth also class c + 1) and the
+  # validation images are the same files. Inputs with disjoint supports
+  # are linearly separable under any labelling, so each class's
+  # independent logistic regression ranks its positives first: AP 1.
+  labels = [[c] + ([(c + 1) % 20] if c % 4 == 0 else []) for c in range(20)]
+  examples = {s: {'image': [_block_image(c) for c in range(20)],
+                  'labels': labels} for s in ('train', 'validation')}
+  data_dir, mock = _mock('voc/2012', {'train': 20, 'validation': 20},
+                         examples, tmp_path_factory)
+  with mock:
+    config = transfer_protocols.transfer_config(
+        'voc2012', data_dir=data_dir, resize_size=32, crop_size=28)
+    config.transfer.from_workdir = None  # the images themselves
+    config.transfer.images_per_class = None
+    ap = transfer_protocols.sigmoid_head_ap(config, str(tmp_path))
+  np.testing.assert_allclose(ap, np.ones(20))
