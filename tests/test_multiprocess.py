@@ -11,7 +11,6 @@ metrics. Every wait is bounded and every child is killed when a test fails.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
@@ -24,7 +23,8 @@ import numpy as np
 import pytest
 
 from configs import tiny
-from zfjax import checkpointing, distributed, input_pipeline
+from test_resume import steps_saved
+from zfjax import checkpointing, distributed, input_pipeline, metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_SECONDS = 300  # bound on one run of the tiny config
@@ -127,24 +127,10 @@ def job(*args):
     j.kill()
 
 
-def steps_saved(workdir):
-  path = os.path.join(workdir, checkpointing.CHECKPOINT_DIR)
-  if not os.path.isdir(path):
-    return []
-  # Orbax renames a step's directory to its number only once every process
-  # has written its part.
-  return sorted(int(d) for d in os.listdir(path) if d.isdigit())
-
-
 def final_params(workdir):
   model = checkpointing.load_trained(str(workdir))
   assert model.step == 32, model.step
   return jax.tree.map(np.asarray, model.params)
-
-
-def read_metrics(workdir):
-  with open(os.path.join(workdir, 'metrics.jsonl')) as f:
-    return [json.loads(line) for line in f]
 
 
 def assert_same_run(workdir, reference, *, resumed_at=None):
@@ -163,7 +149,7 @@ def assert_same_run(workdir, reference, *, resumed_at=None):
   def partial(m):
     return (resumed_at is not None and m['split'] == 'train' and
             m['step'] - every < resumed_at < m['step'])
-  got = {key(m): m for m in read_metrics(workdir)}
+  got = {key(m): m for m in metrics.read_metrics(str(workdir))}
   want = {key(m): m for m in reference['metrics']}
   assert sorted(got) == sorted(want)
   want = {k: m for k, m in want.items() if not partial(m)}
@@ -184,7 +170,8 @@ def reference(dirs, tmp_path_factory):
       env=_env(cache, XLA_FLAGS='--xla_force_host_platform_device_count=2'))
   assert run.returncode == 0, run.stderr[-3000:]
   assert '2 devices on 1 hosts' in run.stderr
-  return {'params': final_params(workdir), 'metrics': read_metrics(workdir)}
+  return {'params': final_params(workdir),
+          'metrics': metrics.read_metrics(str(workdir))}
 
 
 def test_two_processes_equal_one(dirs, reference, tmp_path):
@@ -197,7 +184,8 @@ def test_two_processes_equal_one(dirs, reference, tmp_path):
     # Only process 0 writes metrics and the config (one line per log step,
     # as in the reference) and draws the progress bar, in plain lines since
     # its stderr is a file.
-    assert len(read_metrics(workdir)) == len(reference['metrics'])
+    assert (len(metrics.read_metrics(str(workdir)))
+            == len(reference['metrics']))
     assert sorted(os.listdir(workdir)) == sorted(
         ['checkpoints', 'config.json', 'metrics.jsonl', 'tensorboard'])
     assert 'epoch 2/2: 100%' in j.stderr(0) and '\r' not in j.stderr(0)
