@@ -1,10 +1,13 @@
 """The faster layers and forward pass against numpy loops and the plain ones."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from test_layers import np_conv
 from zfjax import layers, models, specs
 
 
@@ -89,6 +92,72 @@ def test_max_pool_and_its_gradient_keep_the_tie_rule(padding):
     r, q = where[b, i, j, ch]
     want[b, r, q, ch] += g[b, i, j, ch]  # the first maximum takes it all
   np.testing.assert_allclose(grad, want, rtol=1e-6, atol=1e-6)
+
+
+def np_conv_gradients(x, kernel, grad, stride, padding):
+  """d(sum(conv(x, kernel) * grad)) / d(x, kernel, bias) by loops: every
+  output cell hands grad * kernel back to the window it read."""
+  k = kernel.shape[0]
+  xp = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  dxp, dkernel = np.zeros_like(xp), np.zeros_like(kernel)
+  for i, j in np.ndindex(grad.shape[1:3]):
+    rows = slice(i * stride, i * stride + k)
+    cols = slice(j * stride, j * stride + k)
+    dkernel += np.einsum('nhwc,no->hwco', xp[:, rows, cols], grad[:, i, j])
+    dxp[:, rows, cols] += np.einsum('hwco,no->nhwc', kernel, grad[:, i, j])
+  h, w = x.shape[1:3]
+  return (dxp[:, padding:padding + h, padding:padding + w], dkernel,
+          grad.sum(axis=(0, 1, 2)))
+
+
+# (height, width, input maps, kernel, stride, padding): strided over many
+# maps (the forward is a matrix product too), strided over few, stride 1,
+# and a stride that leaves input rows unread.
+@pytest.mark.parametrize('h, w, cin, k, stride, padding', [
+    (15, 13, 17, 5, 2, 0), (19, 19, 3, 7, 2, 1), (9, 8, 5, 3, 1, 1),
+    (14, 14, 16, 4, 3, 2)])
+def test_conv2d_fast_and_its_gradients_equal_loops(h, w, cin, k, stride,
+                                                    padding):
+  rng = np.random.default_rng(7)
+  x = rng.normal(size=(2, h, w, cin))
+  kernel, bias = rng.normal(size=(k, k, cin, 6)), rng.normal(size=6)
+  want = np_conv(x, kernel, bias, stride, padding)
+  grad = rng.normal(size=want.shape)
+  as32 = lambda *a: [jnp.asarray(v, jnp.float32) for v in a]
+
+  def loss(x, kernel, bias):
+    return jnp.sum(layers.conv2d_fast(x, kernel, bias, stride=stride,
+                                      padding=padding) * grad)
+
+  got = jax.jit(functools.partial(layers.conv2d_fast, stride=stride,
+                                  padding=padding))(*as32(x, kernel, bias))
+  np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+  grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(*as32(x, kernel, bias))
+  for g, w in zip(grads, np_conv_gradients(x, kernel, grad, stride,
+                                           padding)):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-3)
+  # bfloat16 in, bfloat16 out, near the float32 numbers.
+  low = layers.conv2d_fast(*(v.astype(jnp.bfloat16) for v in as32(
+      x, kernel, bias)), stride=stride, padding=padding)
+  assert low.dtype == jnp.bfloat16
+  np.testing.assert_allclose(low.astype(np.float32), want,
+                             atol=0.02 * np.abs(want).max())
+
+
+def test_per_image_dropout_keys_give_each_image_its_own_batch_masks():
+  params = models.init_params(jax.random.PRNGKey(8), SPEC, weight_std=None)
+  x = np.random.default_rng(9).normal(scale=50, size=(3, 32, 32, 3))
+  x = jnp.asarray(x, jnp.float32)
+  keys = jax.random.split(jax.random.key(10), 3)
+  batch = models.apply(params, x, SPEC, train=True, rng=keys)
+  alone = [models.apply(params, x[i:i + 1], SPEC, train=True, rng=keys[i])
+           for i in range(3)]
+  np.testing.assert_allclose(batch, np.concatenate(alone), rtol=1e-5,
+                             atol=1e-5)
+  # Dropout is on: another key gives other logits.
+  other = models.apply(params, x[:1], SPEC, train=True,
+                       rng=jax.random.key(11))
+  assert np.abs(other - alone[0]).max() > 1e-3
 
 
 SPEC = specs.Spec('small', (

@@ -98,9 +98,9 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
          rng: jax.Array | None, switches: bool = True, start: int = 0,
          stop: int | None = None,
          dtype=jnp.float32) -> tuple[jax.Array, Trace]:
-  # switches=False: plain max-pooling and `layers.lrn_fast` (the same
-  # numbers). Only spec.layers[start:stop] run; `images` is the input of
-  # spec.layers[start].
+  # switches=False: plain max-pooling, `layers.lrn_fast` and
+  # `layers.conv2d_fast` (the same numbers). Only spec.layers[start:stop]
+  # run; `images` is the input of spec.layers[start].
   if start == 0 and stop is None:
     _check_images(images, spec, params)
   record_switches = switches
@@ -117,8 +117,9 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
       continue
     if isinstance(layer, Conv):
       p = _cast(params[layer.name], dtype)
-      x = layers.conv2d(x, p['kernel'], p['bias'], stride=layer.stride,
-                        padding=layer.padding, groups=layer.groups)
+      conv = layers.conv2d if record_switches else layers.conv2d_fast
+      x = conv(x, p['kernel'], p['bias'], stride=layer.stride,
+               padding=layer.padding, groups=layer.groups)
       if layer.relu:
         x = layers.relu(x)
       activations[layer.name] = x
@@ -137,7 +138,7 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
     elif isinstance(layer, AdaptiveAvgPool):
       x = layers.adaptive_avg_pool(x, layer.output_size)
       if train and layer.dropout > 0:
-        x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
+        x = _dropout(x, layer.dropout, rng, i)
     elif isinstance(layer, Dense):
       p = _cast(params[layer.name], dtype)
       x = x.reshape(x.shape[0], -1) @ p['kernel'] + p['bias']
@@ -145,8 +146,18 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
         x = layers.relu(x)
         activations[layer.name] = x
       if train and layer.dropout > 0:
-        x = layers.dropout(x, layer.dropout, jax.random.fold_in(rng, i))
+        x = _dropout(x, layer.dropout, rng, i)
   return x.astype(jnp.float32), Trace(activations, switches)
+
+
+def _dropout(x: jax.Array, rate: float, rng: jax.Array, i: int) -> jax.Array:
+  # rng is one key for the batch or a key per example (N,); each example's
+  # mask is then the one it would get in a batch of its own.
+  typed = jax.dtypes.issubdtype(rng.dtype, jax.dtypes.prng_key)
+  if rng.ndim == (0 if typed else 1):
+    return layers.dropout(x, rate, jax.random.fold_in(rng, i))
+  return jax.vmap(lambda x, key: layers.dropout(
+      x[None], rate, jax.random.fold_in(key, i))[0])(x, rng)
 
 
 def _cast(p: dict[str, jax.Array], dtype) -> dict[str, jax.Array]:
@@ -157,13 +168,15 @@ def apply(params: Params, images: jax.Array, spec: Spec, *,
           train: bool = False, rng: jax.Array | None = None,
           dtype=jnp.float32) -> jax.Array:
   """Logits (N, num_classes) float32 for NHWC float32 images; dropout iff
-  `train`. `dtype` (float32 or bfloat16) is the compute precision of the
-  layers (convolutions, matrix products, pooling; LRN sums in float32);
-  params stay float32 and the logits are returned in float32.
+  `train`, drawn from `rng`: one key, or one key per image (N,) so that an
+  image's masks do not depend on the batch it is in. `dtype` (float32 or
+  bfloat16) is the compute precision of the layers (convolutions, matrix
+  products, pooling; LRN sums in float32); params stay float32 and the
+  logits are returned in float32.
 
-  Records no switches: plain max-pooling and `layers.lrn_fast`, the same
-  numbers as `forward_trace`'s to float rounding; ZFNet's forward 1.4x and
-  its training step 1.5x as fast on the 2-core CPU.
+  Records no switches: plain max-pooling, `layers.lrn_fast` and
+  `layers.conv2d_fast` (matrix products on the CPU), the same numbers as
+  `forward_trace`'s to float rounding and faster (see README, Speed).
   """
   return _run(params, images, spec, train=train, rng=rng, switches=False,
               dtype=dtype)[0]

@@ -167,8 +167,8 @@ def make_train_step(config: ml_collections.ConfigDict, spec: Spec,
     count = jnp.where(count > 0, count, 1.0)
 
     def loss_fn(p):
-      logits = jax.vmap(lambda x, k: models.apply(
-          p, x[None], spec, train=True, rng=k, dtype=dtype)[0])(images, keys)
+      logits = models.apply(p, images, spec, train=True, rng=keys,
+                            dtype=dtype)
       losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
       # Dividing by the devices' average count rather than this device's own
       # makes the pmean of the gradients the gradient of the global mean
