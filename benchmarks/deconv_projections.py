@@ -103,12 +103,15 @@ def main() -> None:
         single(next(picks, 0))
         spent['single'] += time.perf_counter() - tic
         count['single'] += 1
-    rate = {k: count[k] / spent[k] for k in spent}
-    print(f'chunk {chunk}: batched {rate["batched"]:.1f} projections/s '
-          f'({total / rate["batched"]:.0f} s for all {total}; first chunk '
-          f'with compilation {compile_s:.1f} s); one at a time '
-          f'{rate["single"]:.1f} projections/s (over {count["single"]}, '
-          f'alternated; {total / rate["single"]:.0f} s for all {total})')
+    rate = {k: count[k] / spent[k] for k in spent if count[k]}
+    line = (f'chunk {chunk}: batched {rate["batched"]:.1f} projections/s '
+            f'({total / rate["batched"]:.0f} s for all {total}; first chunk '
+            f'with compilation {compile_s:.1f} s)')
+    if 'single' in rate:  # --single_per_chunk 0 times the batches alone
+      line += (f'; one at a time {rate["single"]:.1f} projections/s (over '
+               f'{count["single"]}, alternated; '
+               f'{total / rate["single"]:.0f} s for all {total})')
+    print(line)
 
 
 if __name__ == '__main__':

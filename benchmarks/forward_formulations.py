@@ -4,8 +4,9 @@ r"""CPU forward and train-step images/s: the plain and the faster formulation.
       [--image_size 224] [--rounds 3]
 
 plain: the switch-recording forward (`models.forward_trace`'s layers:
-max-pooling by argmax over the nine window offsets, `layers.lrn`); faster:
-`models.apply` (one `lax.reduce_window` per pool, `layers.lrn_fast`). The
+max-pooling by argmax over the nine window offsets, `layers.lrn`,
+`layers.conv2d`); faster: `models.apply` (one `lax.reduce_window` per pool,
+`layers.lrn_fast`, `layers.conv2d_fast`). The
 train step is the trainer's own (`train_lib.make_train_step`, configs/
 zfnet_imagenet.py's settings at this batch: dropout, weight decay, momentum,
 feature scale clipping), built once around each forward. Random weights and
@@ -28,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
@@ -35,11 +37,13 @@ from configs import zfnet_imagenet  # noqa: E402
 from zfjax import models, train_lib  # noqa: E402
 
 
-def plain_apply(params, images, spec, *, train=False, rng=None):
-  """`models.apply` as it was: the switch-recording layers, switches unused."""
+def plain_apply(params, images, spec, *, train=False, rng=None,
+                dtype=jnp.float32):
+  """`models.apply` as it was: the switch-recording layers (and `conv2d`),
+  switches unused."""
   # pylint: disable-next=protected-access
   return models._run(params, images, spec, train=train, rng=rng,
-                     switches=True)[0]
+                     switches=True, dtype=dtype)[0]
 
 
 def trainer_step(spec, batch_size: int, image_size: int, forward=None):
