@@ -95,13 +95,19 @@ def test_scores(config: ml_collections.ConfigDict,
   return np.concatenate(probs), np.concatenate(labels)
 
 
+def _train(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Trains (or resumes) one run; a stopped run (its checkpoint saved) ends
+  the protocol with the signal's exit status, unscored."""
+  result = train_lib.train_and_evaluate(config, workdir)
+  if result.stopped_by:
+    sys.exit(128 + {'SIGINT': 2, 'SIGTERM': 15}.get(result.stopped_by, 15))
+
+
 def train_and_score(variant: str, workdir: str, **overrides) -> float:
   """Trains (or resumes, or just loads) one run; its mean per-class test
   accuracy."""
   config = transfer_config(variant, **overrides)
-  result = train_lib.train_and_evaluate(config, workdir)
-  if result.stopped_by:
-    sys.exit(128 + {'SIGINT': 2, 'SIGTERM': 15}.get(result.stopped_by, 15))
+  _train(config, workdir)
   probs, labels = test_scores(config, workdir)
   return transfer.mean_class_accuracy(probs.argmax(axis=1), labels)
 
@@ -221,7 +227,7 @@ def run_voc(from_workdir: str, out: str, **overrides) -> VocResult:
   workdir = os.path.join(out, 'voc2012')
   config = transfer_config('voc2012', **{'transfer.from_workdir': from_workdir,
                                          **overrides})
-  train_lib.train_and_evaluate(config, workdir)
+  _train(config, workdir)
   probs, targets = test_scores(config, workdir)
   softmax_ap = transfer.mean_average_precision(probs, targets)[0]
   sigmoid_ap = sigmoid_head_ap(config, workdir)
@@ -233,6 +239,17 @@ def run_voc(from_workdir: str, out: str, **overrides) -> VocResult:
       f.write(f'{name},{a:.4f},{b:.4f}\n')
     f.write(f'mean,{np.nanmean(softmax_ap):.4f},{np.nanmean(sigmoid_ap):.4f}\n')
   return VocResult(tuple(names), softmax_ap, sigmoid_ap)
+
+
+def format_voc(r: VocResult) -> str:
+  """The VOC table: AP (%) per class and their mean, softmax and sigmoid."""
+  lines = ['class          softmax AP %   sigmoid AP %']
+  lines += [f'{name:<14} {100 * a:10.1f}   {100 * b:10.1f}'
+            for name, a, b in zip(r.class_names, r.softmax_ap, r.sigmoid_ap)]
+  lines.append(f'{"mean":<14} {100 * np.nanmean(r.softmax_ap):10.1f}   '
+               f'{100 * np.nanmean(r.sigmoid_ap):10.1f}   (validation split; '
+               f'the paper\'s 79.0 is on the test server)')
+  return '\n'.join(lines)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -262,13 +279,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                'num_epochs': args.num_epochs}
   try:
     if args.protocol == 'voc2012':
-      r = run_voc(args.from_workdir, args.out, **overrides)
-      print('class          softmax AP %   sigmoid AP %')
-      for name, a, b in zip(r.class_names, r.softmax_ap, r.sigmoid_ap):
-        print(f'{name:<14} {100 * a:10.1f}   {100 * b:10.1f}')
-      print(f'{"mean":<14} {100 * np.nanmean(r.softmax_ap):10.1f}   '
-            f'{100 * np.nanmean(r.sigmoid_ap):10.1f}   (validation split; '
-            f'the paper\'s 79.0 is on the test server)')
+      print(format_voc(run_voc(args.from_workdir, args.out, **overrides)))
+      print(f'wrote voc_ap.csv in {args.out}')
       return
     counts = args.counts or _DEFAULT_COUNTS[args.protocol]
     splits = args.splits or _DEFAULT_SPLITS[args.protocol]
