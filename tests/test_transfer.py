@@ -1,7 +1,9 @@
 """Transfer (ZF §5.2): the split sampler, the metrics, per-layer pooling,
 and transfer runs of the built-in model through the trainer: frozen layers
 stay bit-identical, and a softmax on the frozen net beats the same
-architecture trained from scratch at 5 images per class of novel classes.
+architecture trained from scratch at 5 images per class of novel classes;
+a run transfers without its pretraining data set (its saved mean image);
+the VOC protocol end to end on mock VOC data.
 """
 
 import csv
