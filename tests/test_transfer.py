@@ -355,3 +355,17 @@ def test_voc_protocol_end_to_end(source_workdir, trained_shapes_model,
     assert float(softmax_ap) == pytest.approx(100 * float(row[1]), abs=0.06)
     assert float(sigmoid_ap) == pytest.approx(100 * float(row[2]), abs=0.06)
   assert 'validation split' in lines[-1] and 'test server' in lines[-1]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['shapes_novel'], 'needs --from_workdir'),
+    (['voc2012', '--nopretrained'], 'needs --from_workdir'),
+    (['caltech101', '--nopretrained', '--noscratch'], 'leaves no run')])
+def test_protocol_command_errors_are_one_line(argv, message, tmp_path,
+                                              capsys):
+  with pytest.raises(SystemExit) as exit_:
+    transfer_protocols.main(argv + ['--out', str(tmp_path)])
+  assert exit_.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith('error: ') and message in err
+  assert err.count('\n') == 1
