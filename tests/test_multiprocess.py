@@ -181,13 +181,14 @@ def test_two_processes_equal_one(dirs, reference, tmp_path):
     assert j.wait() == [0, 0], j.tails()
     assert '2 devices on 2 hosts' in j.stderr(0)
     assert_same_run(workdir, reference)
-    # Only process 0 writes metrics and the config (one line per log step,
-    # as in the reference) and draws the progress bar, in plain lines since
-    # its stderr is a file.
+    # Only process 0 writes metrics (one line per log step, as in the
+    # reference), the config and the mean image, and draws the progress
+    # bar, in plain lines since its stderr is a file.
     assert (len(metrics.read_metrics(str(workdir)))
             == len(reference['metrics']))
     assert sorted(os.listdir(workdir)) == sorted(
-        ['checkpoints', 'config.json', 'metrics.jsonl', 'tensorboard'])
+        ['checkpoints', 'config.json', 'mean_image.npy', 'metrics.jsonl',
+         'tensorboard'])
     assert 'epoch 2/2: 100%' in j.stderr(0) and '\r' not in j.stderr(0)
     assert 'epoch 1/2' not in j.stderr(1)
 

@@ -1,10 +1,15 @@
 """Transfer (ZF §5.2): the split sampler, the metrics, per-layer pooling,
 and transfer runs of the built-in model through the trainer: frozen layers
 stay bit-identical, and a softmax on the frozen net beats the same
-architecture trained from scratch at 5 images per class of novel classes.
+architecture trained from scratch at 5 images per class of novel classes;
+a run transfers without its pretraining data set (its saved mean image);
+the VOC protocol end to end on mock VOC data.
 """
 
+import csv
 import itertools
+import os
+import shutil
 
 import jax
 import numpy as np
@@ -12,7 +17,9 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from configs import common
+from test_transfer_data import _colors, _jpeg, _mock  # made VOC data
 from zfjax import checkpointing
+from zfjax import input_pipeline
 from zfjax import layer_features
 from zfjax import models
 from zfjax import schedule
@@ -164,14 +171,17 @@ def source_workdir(trained_shapes_model, tmp_path_factory):
   ckpts = checkpointing.Checkpoints(workdir, keep_latest=1, keep_steps=())
   ckpts.save(state, checkpointing.CheckpointMeta(1, 1, True))
   ckpts.close()
+  # As the trainer does (tested below with its transfer runs).
+  checkpointing.save_mean_image(workdir, input_pipeline.mean_image(config))
   return workdir
 
 
 def _novel_config(variant, data_dir, **extra):
   # 30 images of each novel class pooled: 5 train, the other 25 test.
   return transfer_protocols.transfer_config(
-      variant, data_dir=data_dir, num_epochs=30,
-      **{'shapes.num_train': 100, 'shapes.num_eval': 200, **extra})
+      variant, data_dir=data_dir,
+      **{'num_epochs': 30, 'shapes.num_train': 100, 'shapes.num_eval': 200,
+         **extra})
 
 
 def test_transfer_beats_scratch_and_keeps_frozen_layers(
@@ -200,6 +210,14 @@ def test_transfer_beats_scratch_and_keeps_frozen_layers(
       np.testing.assert_array_equal(np.asarray(after[name][key]),
                                     np.asarray(before[name][key]))
   assert after['fc8']['kernel'].shape == (256, 10)
+  # The trainer saved the mean image each run's inputs are centred on: the
+  # source's training set's, and the novel set's from scratch.
+  source_mean = input_pipeline.mean_image(trained_shapes_model.config)
+  novel_mean = input_pipeline.mean_image(scratch)
+  assert np.abs(source_mean - novel_mean).max() > 1
+  for name, mean in (('pretrained', source_mean), ('scratch', novel_mean)):
+    np.testing.assert_array_equal(
+        checkpointing.load_mean_image(str(tmp_path / name)), mean)
   # The new softmax trained away from its initial values.
   spec = specs.get_spec('zfnet_small', 10)
   initial = models.init_params(jax.random.key(pre.seed), spec, pre.crop_size,
@@ -220,3 +238,134 @@ def test_transfer_config_errors(source_workdir, trained_shapes_model,
                          **{'transfer.from_workdir': source_workdir})
   with pytest.raises(ZfjaxError, match='batch_size'):
     train_lib.train_and_evaluate(config, str(tmp_path / 'b'))
+
+
+def _moved_source(source_workdir, path, *, mean: bool, **config):
+  """A copy of the source run (without its feature cache) with `config`
+  changed in its config.json, with or without its saved mean image."""
+  shutil.copytree(source_workdir, path,
+                  ignore=shutil.ignore_patterns('feature_cache'))
+  if not mean:
+    os.remove(os.path.join(path, checkpointing.MEAN_IMAGE_FILE))
+  changed = checkpointing.load_config(path)
+  changed.update(config)
+  checkpointing.save_config(changed, path)
+  return str(path)
+
+
+def test_transfer_from_a_run_whose_data_set_is_gone(
+    source_workdir, trained_shapes_model, tmp_path):
+  # As if the run was trained on ImageNet and moved to a machine without
+  # it (an empty data dir would only render the built-in set again).
+  empty = str(tmp_path / 'empty')
+  os.makedirs(empty)
+  gone = dict(dataset='imagenet2012', data_dir=empty, manual_dir=empty)
+  moved = _moved_source(source_workdir, tmp_path / 'moved', mean=True, **gone)
+  data_dir = trained_shapes_model.config.data_dir
+  cache = str(tmp_path / 'cache')
+
+  def config(source):
+    return _novel_config('shapes_novel_5', data_dir, num_epochs=1,
+                         **{'transfer.from_workdir': source,
+                            'transfer.cache_dir': cache})
+
+  result = train_lib.train_and_evaluate(config(moved), str(tmp_path / 'run'))
+  assert result.step == 5 and result.validation_ten_crop is not None
+  # Its features are those of a run from before the trainer saved the mean
+  # image, whose mean comes from the data set.
+  old = _moved_source(source_workdir, tmp_path / 'old', mean=False)
+  features = [transfer.cached_inputs(config(s), 'train',
+                                     transfer.load_source(config(s)),
+                                     cache).inputs for s in (moved, old)]
+  assert features[0].shape == (100, transfer.VIEWS, 1, 1, 256)
+  np.testing.assert_array_equal(features[0], features[1])
+  # Without the saved mean the data set would be needed.
+  old_moved = _moved_source(source_workdir, tmp_path / 'old_moved',
+                            mean=False, **gone)
+  with pytest.raises(ZfjaxError, match='ILSVRC2012'):
+    transfer.load_source(config(old_moved))
+
+
+_VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
+                'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse',
+                'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
+                'train', 'tvmonitor')
+
+
+def test_voc_protocol_end_to_end(source_workdir, trained_shapes_model,
+                                 tmp_path_factory, tmp_path):
+  # 24 solid-colour images per split; image i shows class i + shift (mod
+  # 20), every third one a second class: every class has positives in both.
+  colors = _colors(48, 3)
+  labels = {s: [[(i + shift) % 20] + ([(i + shift + 7) % 20] if i % 3 == 0
+                                      else []) for i in range(24)]
+            for s, shift in (('train', 0), ('validation', 5))}
+  examples = {s: {'image': [_jpeg(colors[24 * k + i], (30, 34))
+                            for i in range(24)], 'labels': labels[s]}
+              for k, s in enumerate(('train', 'validation'))}
+  data_dir, mock = _mock('voc/2012', {'train': 24, 'validation': 24},
+                         examples, tmp_path_factory)
+  # The source's data set is out of reach under the mock (it serves every
+  # builder from data_dir): the transfer reads the run's saved mean image.
+  source_mean = input_pipeline.mean_image(trained_shapes_model.config)[4:60,
+                                                                       4:60]
+  out = str(tmp_path / 'out')
+  sizes = dict(data_dir=data_dir, model='zfnet_small', resize_size=64,
+               crop_size=56)
+  with mock:
+    result = transfer_protocols.run_voc(
+        source_workdir, out, batch_size=8, eval_batch_size=16, num_epochs=1,
+        **sizes)
+    # The reference: the whole trained net on the validation crops and
+    # their mirrors, centred on the source's mean instead of VOC's.
+    config = transfer_protocols.transfer_config('voc2012', **sizes)
+    batch = next(input_pipeline.eval_batches(config, 'validation',
+                                             batch_size=24))
+    images = (batch.images + input_pipeline.mean_image(config)[4:60, 4:60]
+              - source_mean)
+  trained = checkpointing.load_trained(os.path.join(out, 'voc2012'))
+  probs = [jax.nn.softmax(models.apply(trained.params, x, trained.spec))
+           for x in (images, images[:, :, ::-1])]
+  scores = np.asarray(probs[0] + probs[1]) / 2
+  targets = np.zeros((24, 20), int)
+  for row, index in enumerate(batch.index):
+    targets[row, labels['validation'][index]] = 1
+  expected = [average_precision_score(targets[:, c], scores[:, c])
+              for c in range(20)]
+  np.testing.assert_allclose(result.softmax_ap, expected, atol=1e-6)
+
+  with open(os.path.join(out, 'voc_ap.csv')) as f:
+    rows = list(csv.reader(f))
+  assert rows[0] == ['class', 'softmax_ap', 'sigmoid_ap']
+  assert tuple(r[0] for r in rows[1:]) == _VOC_CLASSES + ('mean',)
+  table = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+  assert np.all((table >= 0) & (table <= 1))
+  np.testing.assert_allclose(table[:20, 0], expected, atol=5e-5)
+  np.testing.assert_allclose(table[:20, 1], result.sigmoid_ap, atol=5e-5)
+  np.testing.assert_allclose(table[20], table[:20].mean(axis=0), atol=1e-4)
+  assert table[20, 0] == pytest.approx(np.mean(expected), abs=5e-5)
+
+  lines = transfer_protocols.format_voc(result).splitlines()
+  assert lines[0].split() == ['class', 'softmax', 'AP', '%', 'sigmoid', 'AP',
+                              '%']
+  assert len(lines) == 22
+  for line, row in zip(lines[1:], rows[1:]):
+    name, softmax_ap, sigmoid_ap = line.split()[:3]
+    assert name == row[0]
+    assert float(softmax_ap) == pytest.approx(100 * float(row[1]), abs=0.06)
+    assert float(sigmoid_ap) == pytest.approx(100 * float(row[2]), abs=0.06)
+  assert 'validation split' in lines[-1] and 'test server' in lines[-1]
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['shapes_novel'], 'needs --from_workdir'),
+    (['voc2012', '--nopretrained'], 'needs --from_workdir'),
+    (['caltech101', '--nopretrained', '--noscratch'], 'leaves no run')])
+def test_protocol_command_errors_are_one_line(argv, message, tmp_path,
+                                              capsys):
+  with pytest.raises(SystemExit) as exit_:
+    transfer_protocols.main(argv + ['--out', str(tmp_path)])
+  assert exit_.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith('error: ') and message in err
+  assert err.count('\n') == 1

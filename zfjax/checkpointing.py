@@ -1,7 +1,9 @@
 """Checkpoints of a training run, and loading trained models from them.
 
-A workdir holds `config.json` (the run's config, written by the trainer) and
-`checkpoints/<step>/`, one Orbax checkpoint per saved step with the items
+A workdir holds `config.json` (the run's config, written by the trainer),
+`mean_image.npy` (the mean image its inputs were centred on, written by the
+trainer when it starts, so that transfer from the run needs no access to its
+training set) and `checkpoints/<step>/`, one Orbax checkpoint per saved step with the items
 `params`, `opt_state`, `schedule` (the fields of the trainer's state) and
 `meta` (a `CheckpointMeta` as JSON). Orbax writes each step to a temporary
 directory and renames it when complete, so a run killed while saving leaves
@@ -31,6 +33,7 @@ from typing import Any, NamedTuple, Sequence
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
@@ -40,6 +43,7 @@ from zfjax.errors import ZfjaxError
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = 'config.json'
+MEAN_IMAGE_FILE = 'mean_image.npy'
 # The items the trainer writes besides 'meta' (the fields of
 # train_lib.TrainState); tools name their handlers when reading.
 STATE_ITEMS = ('params', 'opt_state', 'schedule')
@@ -88,6 +92,28 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
                      f'--config configs/synthetic.py --workdir {workdir}`')
   with open(path) as f:
     return ml_collections.ConfigDict(json.load(f))
+
+
+def save_mean_image(workdir: str, mean: np.ndarray) -> None:
+  """Writes the run's mean image (R, R, 3) float32, 0..255, in `workdir`
+  atomically (process 0 only)."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, MEAN_IMAGE_FILE)
+  tmp = f'{path}.tmp-{os.getpid()}'
+  with open(tmp, 'wb') as f:
+    np.save(f, np.asarray(mean, np.float32))
+  os.replace(tmp, path)
+
+
+def load_mean_image(workdir: str) -> np.ndarray | None:
+  """The mean image saved by `save_mean_image`, or None (a run trained
+  before the trainer saved it, or a converted model's workdir)."""
+  path = os.path.join(workdir, MEAN_IMAGE_FILE)
+  if not os.path.exists(path):
+    return None
+  return np.load(path)
 
 
 # -------------------------------------------------------------- checkpoints

@@ -362,6 +362,9 @@ class _Run:
     self.steps_per_epoch = self.data.steps_per_epoch(config)
     self.total_steps = self.steps_per_epoch * config.num_epochs
     self.is_main = jax.process_index() == 0
+    # The workdir carries what transfer from it needs of the training set,
+    # so that it works where that data set is not.
+    checkpointing.save_mean_image(workdir, self.data.mean_image(config))
     # The pipeline sends uint8 pixels and draws that the steps finish; a
     # transfer run's cached inputs are network inputs already.
     stats = (None if transfer.is_transfer(config)

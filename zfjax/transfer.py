@@ -21,8 +21,9 @@ config sets `config.transfer` (see configs/common.py):
 
 Images go through the one input pipeline (`input_pipeline.eval_batches`:
 the central square, resized, centre crop), minus the mean image of the
-pretraining set (the source run's), as the paper feeds the ImageNet-trained
-net. Training picks the centre crop or its mirror at random per example and
+pretraining set (the source run's, which the trainer saves in its workdir:
+the pretraining set need not be on the machine), as the paper feeds the
+ImageNet-trained net. Training picks the centre crop or its mirror at random per example and
 epoch; the centre-crop evaluation uses the centre crop, the "10-crop" one
 averages the softmax over the two views.
 
@@ -151,10 +152,11 @@ def mean_average_precision(scores: np.ndarray,
 
 class Source(NamedTuple):
   """The frozen part of a transfer run: the trained run's params, its
-  architecture, the mean crop of its training set (C, C, 3), its step."""
+  architecture, the mean image of its training set (R, R, 3) float32
+  0..255, its step."""
   params: models.Params
   spec: specs.Spec
-  mean_crop: np.ndarray
+  mean: np.ndarray
   step: int
   workdir: str
 
@@ -167,14 +169,17 @@ def is_transfer(config: ml_collections.ConfigDict) -> bool:
 
 @functools.lru_cache(maxsize=2)
 def _load_source(workdir: str) -> Source:
-  from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
   trained = checkpointing.load_trained(workdir)
-  c = trained.config
-  mean = input_pipeline.mean_image(c)
-  offset = (c.resize_size - c.crop_size) // 2
-  crop = mean[offset:offset + c.crop_size, offset:offset + c.crop_size]
+  # Saved by the trainer: the source's data set need not be on this machine.
+  mean = checkpointing.load_mean_image(workdir)
+  if mean is None:
+    # A run from before the trainer saved it, or a converted model's
+    # (config.mean_rgb).
+    from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
+    mean = input_pipeline.mean_image(trained.config)
   params = jax.tree.map(np.asarray, trained.params)
-  return Source(params, trained.spec, crop, trained.step, workdir)
+  return Source(params, trained.spec, np.asarray(mean, np.float32),
+                trained.step, workdir)
 
 
 def load_source(config: ml_collections.ConfigDict) -> Source | None:
@@ -300,9 +305,8 @@ def source_images(config: ml_collections.ConfigDict, split: str,
   shift = 0.0
   if source is not None:
     offset = (config.resize_size - config.crop_size) // 2
-    target = input_pipeline.mean_image(config)[
+    shift = (input_pipeline.mean_image(config) - source.mean)[
         offset:offset + config.crop_size, offset:offset + config.crop_size]
-    shift = target - source.mean_crop
   num = input_pipeline.dataset_info(config).split_sizes[split]
   batches = input_pipeline.eval_batches(config, split, batch_size=batch_size)
   for batch in tqdm.tqdm(batches, total=-(-num // batch_size),
@@ -357,7 +361,8 @@ def _extract(config, split: str, source: Source | None, layer: str | None,
 class TransferData:
   """The trainer's data source for a transfer run: the cached inputs of the
   sampled training and test examples, in the input pipeline's interface
-  (`dataset_info`, `steps_per_epoch`, `train_batches`, `eval_batches`)."""
+  (`dataset_info`, `mean_image`, `steps_per_epoch`, `train_batches`,
+  `eval_batches`)."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
     from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
@@ -394,6 +399,14 @@ class TransferData:
   def dataset_info(self, config) -> input_pipeline.DatasetInfo:
     del config
     return self.info
+
+  def mean_image(self, config) -> np.ndarray:
+    """The mean image (R, R, 3) the cached inputs are centred on: the
+    source run's, or the target set's from scratch."""
+    if self.source is not None:
+      return self.source.mean
+    from zfjax import input_pipeline  # pylint: disable=g-import-not-at-top
+    return input_pipeline.mean_image(config)
 
   def steps_per_epoch(self, config) -> int:
     steps = len(self.train.labels) // config.batch_size

@@ -18,8 +18,9 @@ evaluated), then its test images are scored:
   python -m zfjax.transfer_protocols shapes_novel \
       --from_workdir workdir/synthetic --out workdir/novel
 
-Writes `results.csv` (one row per run) and `summary.csv` (mean and std per
-count and kind), `fig9.png` (accuracy against training images per class,
+`--noscratch` or `--nopretrained` runs one kind only (the scratch runs need
+no --from_workdir). Writes `results.csv` (one row per run) and
+`summary.csv` (mean and std per count and kind), `fig9.png` (accuracy against training images per class,
 pretrained against scratch) for the Caltech and built-in protocols, and
 `voc_ap.csv` for VOC; prints the tables. The VOC numbers are on the
 validation split: the paper's are from the test server, which cannot be
@@ -95,23 +96,32 @@ def test_scores(config: ml_collections.ConfigDict,
   return np.concatenate(probs), np.concatenate(labels)
 
 
+def _train(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Trains (or resumes) one run; a stopped run (its checkpoint saved) ends
+  the protocol with the signal's exit status, unscored."""
+  result = train_lib.train_and_evaluate(config, workdir)
+  if result.stopped_by:
+    sys.exit(128 + {'SIGINT': 2, 'SIGTERM': 15}.get(result.stopped_by, 15))
+
+
 def train_and_score(variant: str, workdir: str, **overrides) -> float:
   """Trains (or resumes, or just loads) one run; its mean per-class test
   accuracy."""
   config = transfer_config(variant, **overrides)
-  result = train_lib.train_and_evaluate(config, workdir)
-  if result.stopped_by:
-    sys.exit(128 + {'SIGINT': 2, 'SIGTERM': 15}.get(result.stopped_by, 15))
+  _train(config, workdir)
   probs, labels = test_scores(config, workdir)
   return transfer.mean_class_accuracy(probs.argmax(axis=1), labels)
 
 
-def run_caltech_like(protocol: str, from_workdir: str, out: str,
+def run_caltech_like(protocol: str, from_workdir: str | None, out: str,
                      counts: Sequence[int], splits: int, *, scratch: bool,
+                     pretrained: bool = True,
                      **overrides) -> list[RunResult]:
-  """Every (kind, count, split) run of a Caltech-style protocol."""
+  """Every (kind, count, split) run of a Caltech-style protocol; the
+  scratch runs need no `from_workdir`."""
   results = []
-  kinds = ('pretrained', 'scratch') if scratch else ('pretrained',)
+  kinds = (('pretrained',) if pretrained else ()) + (
+      ('scratch',) if scratch else ())
   for kind in kinds:
     for count in counts:
       for k in range(splits):
@@ -221,7 +231,7 @@ def run_voc(from_workdir: str, out: str, **overrides) -> VocResult:
   workdir = os.path.join(out, 'voc2012')
   config = transfer_config('voc2012', **{'transfer.from_workdir': from_workdir,
                                          **overrides})
-  train_lib.train_and_evaluate(config, workdir)
+  _train(config, workdir)
   probs, targets = test_scores(config, workdir)
   softmax_ap = transfer.mean_average_precision(probs, targets)[0]
   sigmoid_ap = sigmoid_head_ap(config, workdir)
@@ -235,6 +245,17 @@ def run_voc(from_workdir: str, out: str, **overrides) -> VocResult:
   return VocResult(tuple(names), softmax_ap, sigmoid_ap)
 
 
+def format_voc(r: VocResult) -> str:
+  """The VOC table: AP (%) per class and their mean, softmax and sigmoid."""
+  lines = ['class          softmax AP %   sigmoid AP %']
+  lines += [f'{name:<14} {100 * a:10.1f}   {100 * b:10.1f}'
+            for name, a, b in zip(r.class_names, r.softmax_ap, r.sigmoid_ap)]
+  lines.append(f'{"mean":<14} {100 * np.nanmean(r.softmax_ap):10.1f}   '
+               f'{100 * np.nanmean(r.sigmoid_ap):10.1f}   (validation split; '
+               f'the paper\'s 79.0 is on the test server)')
+  return '\n'.join(lines)
+
+
 def _ints(text: str) -> tuple[int, ...]:
   return tuple(int(x) for x in text.split(',') if x)
 
@@ -245,8 +266,9 @@ def main(argv: Sequence[str] | None = None) -> None:
       description='ZF §5.2 transfer protocols (Tables 4, 5, 7; Fig. 9).')
   parser.add_argument('protocol', choices=('caltech101', 'caltech256',
                                            'voc2012', 'shapes_novel'))
-  parser.add_argument('--from_workdir', required=True,
-                      help='the trained run whose layers 1-7 are kept')
+  parser.add_argument('--from_workdir', default=None,
+                      help='the trained run whose layers 1-7 are kept '
+                      '(needed unless --nopretrained)')
   parser.add_argument('--out', required=True, help='a directory for the runs')
   parser.add_argument('--counts', type=_ints, default=None,
                       help='training images per class, e.g. 15,30')
@@ -254,6 +276,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                       help='random splits per count')
   parser.add_argument('--noscratch', action='store_true',
                       help='skip the from-scratch runs')
+  parser.add_argument('--nopretrained', action='store_true',
+                      help='skip the pretrained runs (Caltech-style '
+                      'protocols): only the from-scratch ones')
   parser.add_argument('--data_dir', default=None)
   parser.add_argument('--manual_dir', default=None)
   parser.add_argument('--num_epochs', type=int, default=None)
@@ -261,19 +286,24 @@ def main(argv: Sequence[str] | None = None) -> None:
   overrides = {'data_dir': args.data_dir, 'manual_dir': args.manual_dir,
                'num_epochs': args.num_epochs}
   try:
+    pretrained = args.protocol == 'voc2012' or not args.nopretrained
+    if pretrained and args.from_workdir is None:
+      raise ZfjaxError(f'{args.protocol} needs --from_workdir, the trained '
+                       f'run to transfer from' + (
+                           '' if args.protocol == 'voc2012' else
+                           ' (or --nopretrained for the scratch runs only)'))
+    if not pretrained and args.noscratch:
+      raise ZfjaxError('--nopretrained with --noscratch leaves no run; drop '
+                       'one of them')
     if args.protocol == 'voc2012':
-      r = run_voc(args.from_workdir, args.out, **overrides)
-      print('class          softmax AP %   sigmoid AP %')
-      for name, a, b in zip(r.class_names, r.softmax_ap, r.sigmoid_ap):
-        print(f'{name:<14} {100 * a:10.1f}   {100 * b:10.1f}')
-      print(f'{"mean":<14} {100 * np.nanmean(r.softmax_ap):10.1f}   '
-            f'{100 * np.nanmean(r.sigmoid_ap):10.1f}   (validation split; '
-            f'the paper\'s 79.0 is on the test server)')
+      print(format_voc(run_voc(args.from_workdir, args.out, **overrides)))
+      print(f'wrote voc_ap.csv in {args.out}')
       return
     counts = args.counts or _DEFAULT_COUNTS[args.protocol]
     splits = args.splits or _DEFAULT_SPLITS[args.protocol]
     results = run_caltech_like(args.protocol, args.from_workdir, args.out,
                                counts, splits, scratch=not args.noscratch,
+                               pretrained=pretrained,
                                **overrides)
   except ZfjaxError as e:
     print(f'error: {e}', file=sys.stderr)
