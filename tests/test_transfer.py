@@ -313,9 +313,10 @@ def test_voc_protocol_end_to_end(source_workdir, trained_shapes_model,
   sizes = dict(data_dir=data_dir, model='zfnet_small', resize_size=64,
                crop_size=56)
   with mock:
+    # The architecture and sizes come from the source run.
     result = transfer_protocols.run_voc(
         source_workdir, out, batch_size=8, eval_batch_size=16, num_epochs=1,
-        **sizes)
+        data_dir=data_dir)
     # The reference: the whole trained net on the validation crops and
     # their mirrors, centred on the source's mean instead of VOC's.
     config = transfer_protocols.transfer_config('voc2012', **sizes)

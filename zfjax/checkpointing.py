@@ -3,11 +3,11 @@
 A workdir holds `config.json` (the run's config, written by the trainer),
 `mean_image.npy` (the mean image its inputs were centred on, written by the
 trainer when it starts, so that transfer from the run needs no access to its
-training set) and `checkpoints/<step>/`, one Orbax checkpoint per saved step with the items
-`params`, `opt_state`, `schedule` (the fields of the trainer's state) and
-`meta` (a `CheckpointMeta` as JSON). Orbax writes each step to a temporary
-directory and renames it when complete, so a run killed while saving leaves
-the previous checkpoints intact.
+training set) and `checkpoints/<step>/`, one Orbax checkpoint per saved step
+with the items `params`, `opt_state`, `schedule` (the fields of the
+trainer's state) and `meta` (a `CheckpointMeta` as JSON). Orbax writes each
+step to a temporary directory and renames it when complete, so a run
+killed while saving leaves the previous checkpoints intact.
 
 Kept: the newest `keep_latest` checkpoints, plus the end-of-epoch checkpoints
 of the epochs in `config.keep_epochs` (the feature-evolution figure reads

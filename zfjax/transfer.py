@@ -23,9 +23,9 @@ Images go through the one input pipeline (`input_pipeline.eval_batches`:
 the central square, resized, centre crop), minus the mean image of the
 pretraining set (the source run's, which the trainer saves in its workdir:
 the pretraining set need not be on the machine), as the paper feeds the
-ImageNet-trained net. Training picks the centre crop or its mirror at random per example and
-epoch; the centre-crop evaluation uses the centre crop, the "10-crop" one
-averages the softmax over the two views.
+ImageNet-trained net. Training picks the centre crop or its mirror at
+random per example and epoch; the centre-crop evaluation uses the centre
+crop, the "10-crop" one averages the softmax over the two views.
 
 Multi-label sets (VOC): an image with several classes gives one training
 example per class (so the softmax is fitted to an even split of its mass

@@ -18,11 +18,13 @@ evaluated), then its test images are scored:
   python -m zfjax.transfer_protocols shapes_novel \
       --from_workdir workdir/synthetic --out workdir/novel
 
+Every run has the architecture and input size of the --from_workdir run.
 `--noscratch` or `--nopretrained` runs one kind only (the scratch runs need
 no --from_workdir). Writes `results.csv` (one row per run) and
-`summary.csv` (mean and std per count and kind), `fig9.png` (accuracy against training images per class,
-pretrained against scratch) for the Caltech and built-in protocols, and
-`voc_ap.csv` for VOC; prints the tables. The VOC numbers are on the
+`summary.csv` (mean and std per count and kind), `fig9.png` (accuracy
+against training images per class, pretrained against scratch) for the
+Caltech and built-in protocols, and `voc_ap.csv` for VOC; prints the
+tables. The VOC numbers are on the
 validation split: the paper's are from the test server, which cannot be
 reached offline.
 """
@@ -76,6 +78,21 @@ def transfer_config(variant: str, **overrides) -> ml_collections.ConfigDict:
   return config
 
 
+def with_source_architecture(from_workdir: str | None,
+                             overrides: dict) -> dict:
+  """`overrides` plus the source run's `model`, `resize_size` and
+  `crop_size` where they do not set them: a protocol's runs, scratch ones
+  included, use the architecture and input size of the run they start from
+  (ZFNet at 256/224 by default; a converted AlexNet or the built-in model
+  otherwise)."""
+  if from_workdir is None:
+    return dict(overrides)
+  source = checkpointing.load_config(from_workdir)
+  merged = {key: source[key] for key in ('model', 'resize_size', 'crop_size')}
+  merged.update({k: v for k, v in overrides.items() if v is not None})
+  return merged
+
+
 def test_scores(config: ml_collections.ConfigDict,
                 workdir: str) -> tuple[np.ndarray, np.ndarray]:
   """(softmax (T, C) averaged over the two cached views, labels (T,) or 0/1
@@ -120,6 +137,7 @@ def run_caltech_like(protocol: str, from_workdir: str | None, out: str,
   """Every (kind, count, split) run of a Caltech-style protocol; the
   scratch runs need no `from_workdir`."""
   results = []
+  overrides = with_source_architecture(from_workdir, overrides)
   kinds = (('pretrained',) if pretrained else ()) + (
       ('scratch',) if scratch else ())
   for kind in kinds:
@@ -229,8 +247,9 @@ def sigmoid_head_ap(config: ml_collections.ConfigDict, workdir: str,
 
 def run_voc(from_workdir: str, out: str, **overrides) -> VocResult:
   workdir = os.path.join(out, 'voc2012')
-  config = transfer_config('voc2012', **{'transfer.from_workdir': from_workdir,
-                                         **overrides})
+  config = transfer_config('voc2012', **{
+      'transfer.from_workdir': from_workdir,
+      **with_source_architecture(from_workdir, overrides)})
   _train(config, workdir)
   probs, targets = test_scores(config, workdir)
   softmax_ap = transfer.mean_average_precision(probs, targets)[0]
