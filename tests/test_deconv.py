@@ -182,6 +182,42 @@ def test_projection_equals_modified_vjp(name, size, layer, monkeypatch):
   np.testing.assert_allclose(got, want, atol=1e-4 * scale, rtol=0)
 
 
+# Units whose reach is smaller than the image: `project_units` computes them
+# inside windows (groups, LRN, strides, pool paddings of every kind).
+WINDOWED = [('zfnet_small', 32, 'conv2'), ('zfnet_small', 64, 'conv3'),
+            ('alexnet_grouped', 67, 'conv2'), ('zfnet', 67, 'conv2')]
+
+
+@pytest.mark.parametrize('name,size,layer', WINDOWED)
+def test_windowed_unit_projections_equal_modified_vjp(name, size, layer,
+                                                      monkeypatch):
+  spec = conv_only(specs.get_spec(name, 10), size)
+  # pylint: disable-next=protected-access
+  assert deconv._windows(spec, layer, size) is not None
+  params, images, trace = setup(spec, n=2, seed=3)
+  acts = trace.activations[layer]
+  h, w = acts.shape[1:3]
+  rng = np.random.default_rng(4)
+  # The four corners (windows sticking out of every side) and four others.
+  y = np.r_[0, 0, h - 1, h - 1, rng.integers(0, h, 4)]
+  x = np.r_[0, w - 1, 0, w - 1, rng.integers(0, w, 4)]
+  image = np.arange(8) % 2
+  channel = np.asarray(acts[image, y, x].argmax(-1))  # the strongest there
+  got = deconv.project_units(params, trace, spec, layer, image, channel, y, x)
+  rows = np.arange(8)
+
+  def one_hot_unit(a):
+    return jnp.zeros_like(a).at[rows, y, x, channel].set(
+        a[rows, y, x, channel])
+
+  want = vjp_projection(params, images[image], spec, layer, one_hot_unit,
+                        monkeypatch)
+  for m in rows:
+    scale = float(jnp.abs(want[m]).max())
+    assert scale > 0
+    np.testing.assert_allclose(got[m], want[m], atol=1e-4 * scale, rtol=0)
+
+
 def test_project_map_equals_modified_vjp(monkeypatch):
   spec = conv_only(specs.get_spec('zfnet_small', 10), 32)
   params, images, trace = setup(spec, n=3, seed=11)

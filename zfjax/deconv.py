@@ -127,6 +127,10 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
   is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
   Each is seeded with its own value, every other activation of the layer
   zero. Returns (M, S, S, 3) float32 pixel-space projections.
+  Where a unit reaches less than the whole image (ZFNet's conv5 at 224
+  pixels: 139 x 139), each layer is computed only in the window the unit
+  reaches (the same numbers, tested; 1.6-2.3x as many projections per
+  second on the 2-core CPU for ZFNet's conv5).
   dtype=jnp.bfloat16 runs the deconvnet in bfloat16, for display only: after
   `normalize_for_display` the tests hold it within 2 grey levels of float32
   (within 1% of the largest |projection|); on the 2-core CPU it is no
@@ -136,8 +140,90 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
   size = _image_size(trace, spec, layer, image_size)
   acts = trace.activations[layer][image]
   switches = {name: s[image] for name, s in trace.switches.items()}
-  return backproject(params, switches, spec, layer,
-                     _unit_seeds(acts, channel, y, x), size, dtype=dtype)
+  windows = _windows(spec, layer, size)
+  if windows is None:
+    return backproject(params, switches, spec, layer,
+                       _unit_seeds(acts, channel, y, x), size, dtype=dtype)
+  value = acts[jnp.arange(acts.shape[0]), y, x, channel]
+  return jax.vmap(functools.partial(
+      _project_window, params, spec=spec, layer=layer, image_size=size,
+      windows=windows, dtype=dtype))(switches, value, channel, y, x)
+
+
+def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
+  """Side of the window that one unit of `layer` reaches at the input of
+  each layer from `layer` down (seed layer first), or None where the
+  windowed projection does not apply: a layer below with no window form
+  (AdaptiveAvgPool), or a unit that reaches the whole image anyway."""
+  names = [l.name for l in spec.layers]
+  side, sides = 1, []
+  for record in reversed(spec.layers[:names.index(layer) + 1]):
+    if isinstance(record, Conv):
+      side = record.stride * (side - 1) + record.kernel
+    elif isinstance(record, MaxPool):
+      side = record.stride * (side - 1) + record.window
+    elif not isinstance(record, LRN):
+      return None
+    sides.append(side)
+  return tuple(sides) if side < image_size else None
+
+
+def _project_window(params: models.Params, switches: dict[str, jax.Array],
+                    value: jax.Array, channel: jax.Array, y: jax.Array,
+                    x: jax.Array, *, spec: Spec, layer: str, image_size: int,
+                    windows: tuple[int, ...], dtype) -> jax.Array:
+  """`backproject` of one unit's seed, computed only inside the window of
+  each layer's input that the unit reaches: (S, S, 3), equal to the whole
+  computation (everything outside the windows is zero there).
+
+  switches: this unit's image's, (Ho, Wo, C) per MaxPool; value: its
+  activation; (y, x, channel) its position. Windows sit at the unit's
+  position in the unpadded coordinates of each map, so they may stick out
+  of it: what lands outside is zeroed after every layer, as the whole
+  computation crops it.
+  """
+  names = [l.name for l in spec.layers]
+  in_shapes = input_shapes(spec, image_size)
+  depth = spec.layer(layer).features
+  out_dtype = jnp.result_type(value)
+  signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
+  signal = signal.at[0, 0, 0, channel].set(value)
+  top, left = y, x  # the window's corner in the current map
+  below = reversed(spec.layers[:names.index(layer) + 1])
+  for record, side in zip(below, windows):
+    if isinstance(record, Conv):
+      if record.relu:
+        signal = layers.relu(signal)
+      signal = layers.conv2d_transpose(
+          signal, params[record.name]['kernel'].astype(signal.dtype),
+          stride=record.stride, padding=0, groups=record.groups,
+          input_hw=(side, side))
+      top = record.stride * top - record.padding
+      left = record.stride * left - record.padding
+    elif isinstance(record, MaxPool):
+      n = signal.shape[1]
+      # Padded by the window's side, every corner slices in bounds.
+      padded = jnp.pad(switches[record.name], ((n, n), (n, n), (0, 0)))
+      chosen = jax.lax.dynamic_slice(
+          padded, (top + n, left + n, 0), (n, n, padded.shape[-1]))
+      signal = layers.unpool(signal, chosen[None], input_hw=(side, side),
+                             window=record.window, stride=record.stride)
+      top = record.stride * top - record.padding[0]
+      left = record.stride * left - record.padding[0]
+    h, w = in_shapes[record.name][:2]
+    rows = top + jnp.arange(side)
+    cols = left + jnp.arange(side)
+    inside = (((rows >= 0) & (rows < h))[:, None]
+              & ((cols >= 0) & (cols < w))[None, :])
+    signal = jnp.where(inside[None, :, :, None], signal, 0)
+  # Into the image: a canvas with a margin of one window on every side.
+  side = windows[-1]
+  canvas = jnp.zeros((image_size + 2 * side, image_size + 2 * side, 3),
+                     signal.dtype)
+  canvas = jax.lax.dynamic_update_slice(canvas, signal[0],
+                                        (top + side, left + side, 0))
+  return canvas[side:side + image_size, side:side + image_size].astype(
+      out_dtype)
 
 
 def project(params: models.Params, trace: models.Trace, spec: Spec,
