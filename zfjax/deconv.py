@@ -187,7 +187,7 @@ def _project_window(params: models.Params, switches: dict[str, jax.Array],
   depth = spec.layer(layer).features
   out_dtype = jnp.result_type(value)
   signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
-  signal = signal.at[0, 0, 0, channel].set(value)
+  signal = signal.at[0, 0, 0, channel].set(value.astype(signal.dtype))
   top, left = y, x  # the window's corner in the current map
   below = reversed(spec.layers[:names.index(layer) + 1])
   for record, side in zip(below, windows):
