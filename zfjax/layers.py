@@ -64,8 +64,8 @@ PRODUCTS_FROM_MULTIPLY_ADDS = 1e9
 def _multiply_adds(x_shape, kernel_shape, stride, padding) -> int:
   n, h, w, _ = x_shape
   k, _, cin, cout = kernel_shape
-  ho = (h + 2 * padding - k) // stride + 1
-  wo = (w + 2 * padding - k) // stride + 1
+  ho = _window_count(h, k, stride, (padding, padding))
+  wo = _window_count(w, k, stride, (padding, padding))
   return n * ho * wo * k * k * cin * cout
 
 
@@ -80,8 +80,8 @@ def patches(x: jax.Array, k: int, stride: int, padding: int) -> jax.Array:
   (N, Ho, Wo, k * k * C), ordered (row, column, channel) like an HWIO
   kernel reshaped to (k * k * C, Cout)."""
   n, h, w, c = x.shape
-  ho = (h + 2 * padding - k) // stride + 1
-  wo = (w + 2 * padding - k) // stride + 1
+  ho = _window_count(h, k, stride, (padding, padding))
+  wo = _window_count(w, k, stride, (padding, padding))
   xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
   return jnp.concatenate([
       lax.slice(xp, (0, i, j, 0),
@@ -265,8 +265,10 @@ def _max_pool_bwd(window, stride, padding, x, grad):
 _max_pool.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
-def _pool_out(size: int, window: int, stride: int,
-              padding: tuple[int, int]) -> int:
+def _window_count(size: int, window: int, stride: int,
+                  padding: tuple[int, int]) -> int:
+  """Windows along an axis of `size` cells padded by (before, after): a
+  pool's or a convolution's output size."""
   return (size + padding[0] + padding[1] - window) // stride + 1
 
 
@@ -282,8 +284,8 @@ def max_pool_with_switches(x: jax.Array, *, window: int = 3, stride: int = 2,
   Gradients flow to the switch position only.
   """
   n, h, w, c = x.shape
-  ho = _pool_out(h, window, stride, padding)
-  wo = _pool_out(w, window, stride, padding)
+  ho = _window_count(h, window, stride, padding)
+  wo = _window_count(w, window, stride, padding)
   lo, hi = padding
   xp = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)),
                constant_values=-jnp.inf)
