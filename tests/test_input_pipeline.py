@@ -273,17 +273,24 @@ def test_config_errors(config, tmp_path):
     ip.load_raw_examples(ip.default_data_config('imagenet2012'), 'train', [0])
 
 
-def test_missing_imagenet_names_the_tars_and_the_directory(tmp_path):
-  c = ip.default_data_config('imagenet2012')
-  c.data_dir = str(tmp_path)
+def assert_missing_archive_error(dataset, data_dir, archives):
+  """`dataset` with nothing in `data_dir` fails in one line that names the
+  archives, the directory to put them in and the command to prepare it."""
+  config = ip.default_data_config(dataset)
+  config.data_dir = str(data_dir)
   with pytest.raises(ZfjaxError) as error:
-    ip.dataset_info(c)
+    ip.dataset_info(config)
   message = str(error.value)
   assert '\n' not in message
-  manual = str(tmp_path / 'downloads' / 'manual')
-  for name in ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar', manual,
-               'python -m zfjax.input_pipeline --dataset=imagenet2012'):
-    assert name in message
+  for part in (*archives, str(data_dir / 'downloads' / 'manual'),
+               f'python -m zfjax.input_pipeline --dataset={dataset}'):
+    assert part in message
+
+
+def test_missing_imagenet_names_the_tars_and_the_directory(tmp_path):
+  assert_missing_archive_error(
+      'imagenet2012', tmp_path,
+      ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar'))
 
 
 # ------------------------------------------------------------------------

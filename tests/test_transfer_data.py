@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from test_input_pipeline import assert_missing_archive_error
 from zfjax import input_pipeline as ip
 from zfjax import transfer
 from zfjax import transfer_protocols
@@ -81,16 +82,8 @@ def caltech256(tmp_path_factory):
 
 
 def test_caltech256_missing_archive_is_one_line(tmp_path):
-  config = ip.default_data_config('caltech256')
-  config.data_dir = str(tmp_path)
-  with pytest.raises(ZfjaxError) as error:
-    ip.dataset_info(config)
-  message = str(error.value)
-  assert '\n' not in message
-  for part in ('256_ObjectCategories.tar',
-               str(tmp_path / 'downloads' / 'manual'),
-               'python -m zfjax.input_pipeline --dataset=caltech256'):
-    assert part in message
+  assert_missing_archive_error('caltech256', tmp_path,
+                               ('256_ObjectCategories.tar',))
 
 
 def test_caltech256_from_the_archive(caltech256, tmp_path):
