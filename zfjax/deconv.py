@@ -139,15 +139,18 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
   check_conv_layer(spec, layer)
   size = _image_size(trace, spec, layer, image_size)
   acts = trace.activations[layer][image]
-  switches = {name: s[image] for name, s in trace.switches.items()}
   windows = _windows(spec, layer, size)
   if windows is None:
+    switches = {name: s[image] for name, s in trace.switches.items()}
     return backproject(params, switches, spec, layer,
                        _unit_seeds(acts, channel, y, x), size, dtype=dtype)
   value = acts[jnp.arange(acts.shape[0]), y, x, channel]
+  # The traced images' switches stay unbatched: each unit slices its window
+  # out of its image's, with no copy of the whole maps per unit.
   return jax.vmap(functools.partial(
-      _project_window, params, spec=spec, layer=layer, image_size=size,
-      windows=windows, dtype=dtype))(switches, value, channel, y, x)
+      _project_window, params, trace.switches, spec=spec, layer=layer,
+      image_size=size, windows=windows, dtype=dtype))(
+          image, value, channel, y, x)
 
 
 def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
@@ -169,15 +172,16 @@ def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
 
 
 def _project_window(params: models.Params, switches: dict[str, jax.Array],
-                    value: jax.Array, channel: jax.Array, y: jax.Array,
-                    x: jax.Array, *, spec: Spec, layer: str, image_size: int,
-                    windows: tuple[int, ...], dtype) -> jax.Array:
+                    image: jax.Array, value: jax.Array, channel: jax.Array,
+                    y: jax.Array, x: jax.Array, *, spec: Spec, layer: str,
+                    image_size: int, windows: tuple[int, ...],
+                    dtype) -> jax.Array:
   """`backproject` of one unit's seed, computed only inside the window of
   each layer's input that the unit reaches: (S, S, 3), equal to the whole
   computation (everything outside the windows is zero there).
 
-  switches: this unit's image's, (Ho, Wo, C) per MaxPool; value: its
-  activation; (y, x, channel) its position. Windows sit at the unit's
+  switches: the trace's, (N, Ho, Wo, C) per MaxPool; image: the unit's
+  index in them; value: its activation; (y, x, channel) its position. Windows sit at the unit's
   position in the unpadded coordinates of each map, so they may stick out
   of it: what lands outside is zeroed after every layer, as the whole
   computation crops it.
@@ -203,10 +207,11 @@ def _project_window(params: models.Params, switches: dict[str, jax.Array],
     elif isinstance(record, MaxPool):
       n = signal.shape[1]
       # Padded by the window's side, every corner slices in bounds.
-      padded = jnp.pad(switches[record.name], ((n, n), (n, n), (0, 0)))
+      padded = jnp.pad(switches[record.name],
+                       ((0, 0), (n, n), (n, n), (0, 0)))
       chosen = jax.lax.dynamic_slice(
-          padded, (top + n, left + n, 0), (n, n, padded.shape[-1]))
-      signal = layers.unpool(signal, chosen[None], input_hw=(side, side),
+          padded, (image, top + n, left + n, 0), (1, n, n, padded.shape[-1]))
+      signal = layers.unpool(signal, chosen, input_hw=(side, side),
                              window=record.window, stride=record.stride)
       top = record.stride * top - record.padding[0]
       left = record.stride * left - record.padding[0]
