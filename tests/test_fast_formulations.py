@@ -111,8 +111,8 @@ def np_conv_gradients(x, kernel, grad, stride, padding):
 
 
 # (height, width, input maps, kernel, stride, padding): strided over many
-# maps (the forward is a matrix product too), strided over few, stride 1,
-# and a stride that leaves input rows unread.
+# maps (the forward is a matrix product too), strided over few, stride 1
+# (plain `conv2d`), and a stride that leaves input rows unread.
 @pytest.mark.parametrize('h, w, cin, k, stride, padding', [
     (15, 13, 17, 5, 2, 0), (19, 19, 3, 7, 2, 1), (9, 8, 5, 3, 1, 1),
     (14, 14, 16, 4, 3, 2)])

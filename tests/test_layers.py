@@ -161,3 +161,22 @@ def test_dropout_rate_and_scale():
   kept = y != 0
   assert abs(kept.mean() - 0.5) < 0.01
   np.testing.assert_allclose(y[kept], 2.0)
+
+
+def test_max_pool_switches_point_at_the_first_nan_like_max_pooling():
+  # XLA's max-pooling propagates NaN; the switch must point at a NaN then
+  # (the first one, as numpy's argmax), so a NaN reaches the deconvnet.
+  x = np.zeros((1, 5, 5, 1), np.float32)
+  x[0, 1, 2, 0] = x[0, 2, 1, 0] = np.nan
+  x[0, 0, 0, 0] = 5.0
+  pooled, switches = layers.max_pool_with_switches(x, window=3, stride=2)
+  want = jax.lax.reduce_window(x, -np.inf, jax.lax.max, (1, 3, 3, 1),
+                               (1, 2, 2, 1), 'VALID')
+  np.testing.assert_array_equal(pooled, want)  # NaN == NaN here
+  windows = np.stack([x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3, 0].ravel()
+                      for i in range(2) for j in range(2)])
+  nan = np.isnan(windows)
+  first = np.where(nan.any(axis=1), np.argmax(nan, axis=1), np.argmax(
+      windows == np.nanmax(windows, axis=1, keepdims=True), axis=1))
+  assert list(first) == [5, 3, 1, 0]  # NaN beats the 5 in the first window
+  np.testing.assert_array_equal(switches.ravel(), first)

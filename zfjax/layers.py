@@ -34,19 +34,21 @@ def conv2d_fast(x: jax.Array, kernel: jax.Array, bias: jax.Array, *,
   """`conv2d` computed through matrix products where that is faster: the CPU.
 
   The same numbers as `conv2d` to float rounding (the same sums in another
-  order). XLA's CPU convolution computes the kernel gradient at a fraction
-  of its matrix-product rate (ZFNet's conv2 3-6x, its other layers 1.3-2x
-  slower on the 2-core CPU), and a strided convolution over many channels
-  (ZFNet's conv2) forward at two thirds of it. So the kernel gradient is
-  patches(x)^T @ grad, (k k Cin, N Ho Wo) @ (N Ho Wo, Cout), and such a
-  strided convolution's forward is patches(x) @ kernel, keeping the patches
-  for the gradient. Small convolutions (under `PRODUCTS_FROM_MULTIPLY_ADDS`
-  multiply-adds) are faster as `conv2d`, and so is everything on a GPU or
-  TPU, whose convolution libraries are fast and where the patches, k^2
-  copies of the input, would cost memory. Grouped convolutions are `conv2d`
-  everywhere.
+  order). XLA's CPU convolution is slow on strided convolutions: it
+  computes their kernel gradient at a fraction of its matrix-product rate
+  (ZFNet's conv1 1.5-2.8x, conv2 1.6-3.9x slower on two 2-core CPUs, AVX2
+  and AVX-512), and a strided convolution over many channels (ZFNet's
+  conv2) forward at 0.55-0.65x. So a strided convolution's kernel gradient
+  is patches(x)^T @ grad, (k k Cin, N Ho Wo) @ (N Ho Wo, Cout), and over
+  many channels its forward is patches(x) @ kernel, keeping the patches
+  for the gradient. Stride-1 convolutions stay `conv2d`: through products
+  they ran at 0.7x on the AVX-512 CPU (1.2x on the AVX2 one). So do small
+  convolutions (under `PRODUCTS_FROM_MULTIPLY_ADDS` multiply-adds), and
+  everything on a GPU or TPU, whose convolution libraries are fast and
+  where the patches, k^2 copies of the input, would cost memory. Grouped
+  convolutions are `conv2d` everywhere.
   """
-  if (groups != 1 or jax.default_backend() != 'cpu'
+  if (groups != 1 or stride == 1 or jax.default_backend() != 'cpu'
       or _multiply_adds(x.shape, kernel.shape, stride, padding)
       < PRODUCTS_FROM_MULTIPLY_ADDS):
     return conv2d(x, kernel, bias, stride=stride, padding=padding,
@@ -90,16 +92,16 @@ def patches(x: jax.Array, k: int, stride: int, padding: int) -> jax.Array:
       for i in range(k) for j in range(k)], axis=-1)
 
 
-def _forward_by_product(kernel, stride) -> bool:
-  # Measured on the 2-core CPU (AVX2): the product wins for strided
-  # convolutions over many input maps (ZFNet conv2: 1.5x); the convolution
-  # wins for stride 1 (1.4-2x) and for 3-map images (conv1: 3x).
-  return stride > 1 and kernel.shape[2] >= 16
+def _forward_by_product(kernel) -> bool:
+  # Measured on 2-core CPUs (strided convolutions only): the product wins
+  # over many input maps (ZFNet conv2: 1.5x AVX2, 1.8x AVX-512); the
+  # convolution wins for 3-map images (conv1: 3x AVX2, 1.8x AVX-512).
+  return kernel.shape[2] >= 16
 
 
 def _conv_by_products_fwd(x, kernel, stride, padding):
   k, _, cin, cout = kernel.shape
-  if not _forward_by_product(kernel, stride):
+  if not _forward_by_product(kernel):
     return _conv(x, kernel, stride, padding), (x, kernel, None)
   columns = patches(x, k, stride, padding)
   y = lax.dot_general(columns, kernel.reshape(k * k * cin, cout),
@@ -237,28 +239,41 @@ def max_pool(x: jax.Array, *, window: int = 3, stride: int = 2,
   spatial axes with -inf. Returns (N, Ho, Wo, C): one `lax.reduce_window`,
   for passes that need no switches (training, occlusion, top-k scans). The
   gradient is `unpool` at the switches (the first maximum of each window),
-  as for `max_pool_with_switches`: on the CPU that is about twice as fast
-  as differentiating either pool directly (XLA's select-and-scatter there
-  is slower still).
+  as for `max_pool_with_switches`, which the differentiated forward
+  computes and keeps (int8, a ninth of x's memory at stride 2): on the CPU
+  that is several times faster than differentiating `lax.reduce_window`
+  (XLA's select-and-scatter).
   """
-  return _max_pool(x, window, stride, tuple(padding))
+  return _max_pool(x, window, stride, tuple(padding), x.shape[1:3])
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
-def _max_pool(x, window, stride, padding):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
+def _max_pool(x, window, stride, padding, input_hw):
+  del input_hw  # for the gradient
   return lax.reduce_window(
       x, -jnp.inf, lax.max, (1, window, window, 1),
       (1, stride, stride, 1), ((0, 0), padding, padding, (0, 0)))
 
 
-def _max_pool_fwd(x, window, stride, padding):
-  return _max_pool(x, window, stride, padding), x
+def _max_pool_fwd(x, window, stride, padding, input_hw):
+  del input_hw
+  pool = functools.partial(max_pool_with_switches, window=window,
+                           stride=stride, padding=padding)
+  if jax.default_backend() != 'cpu':
+    return pool(x)
+  # XLA's CPU fusion would compute the switches again inside the unpool's
+  # passes (ZFNet's pool1 gradient 160 ms instead of 60, batch 32); a loop
+  # over the batch keeps them computed once.
+  pooled, switches = lax.map(lambda image: pool(image[None]), x,
+                             batch_size=_POOL_IMAGES_PER_LOOP)
+  return pooled[:, 0], switches[:, 0]
 
 
-def _max_pool_bwd(window, stride, padding, x, grad):
-  _, switches = max_pool_with_switches(x, window=window, stride=stride,
-                                       padding=padding)
-  return (unpool(grad, switches, input_hw=x.shape[1:3], window=window,
+_POOL_IMAGES_PER_LOOP = 8
+
+
+def _max_pool_bwd(window, stride, padding, input_hw, switches, grad):
+  return (unpool(grad, switches, input_hw=input_hw, window=window,
                  stride=stride, padding=padding),)
 
 
@@ -290,13 +305,21 @@ def max_pool_with_switches(x: jax.Array, *, window: int = 3, stride: int = 2,
   xp = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)),
                constant_values=-jnp.inf)
   span_h, span_w = (ho - 1) * stride + 1, (wo - 1) * stride + 1
-  candidates = jnp.stack([
-      xp[:, kh:kh + span_h:stride, kw:kw + span_w:stride, :]
-      for kh in range(window) for kw in range(window)
-  ])  # (window**2, N, Ho, Wo, C)
-  switches = jnp.argmax(candidates, axis=0)
-  pooled = jnp.take_along_axis(candidates, switches[None], axis=0)[0]
-  return pooled, switches.astype(jnp.int8)
+  # A running maximum over the window's cells in row-major order, replaced
+  # only by a strictly larger value (or a first NaN, as `jnp.argmax`): one
+  # fused pass, where argmax over the stacked candidates took 4x (CPU) and
+  # dominated max-pooling's gradient.
+  pooled = switches = None
+  for kh in range(window):
+    for kw in range(window):
+      cell = xp[:, kh:kh + span_h:stride, kw:kw + span_w:stride, :]
+      if pooled is None:
+        pooled, switches = cell, jnp.zeros(cell.shape, jnp.int8)
+        continue
+      larger = (cell > pooled) | (jnp.isnan(cell) & ~jnp.isnan(pooled))
+      pooled = jnp.where(larger, cell, pooled)
+      switches = jnp.where(larger, jnp.int8(kh * window + kw), switches)
+  return pooled, switches
 
 
 def unpool(y: jax.Array, switches: jax.Array, *, input_hw: tuple[int, int],
