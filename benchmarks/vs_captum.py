@@ -2,6 +2,7 @@ r"""zfjax against Captum / torch eager on the same ZFNet (with LRN), side by sid
 
   python benchmarks/vs_captum.py [--rows occlusion deconv forward step]
       [--rounds 2] [--chunk_sizes 32 256] [--deconv_images 9] [--maps 256]
+      [--malloc heap|as_is]
 
 Needs torch and captum, which are not zfjax dependencies:
 `pip install torch captum` (CPU build: add
@@ -32,12 +33,26 @@ across machines). Rows (all run on any device; the issue's GPU rows are
               settings: dropout, weight decay, momentum, feature scale
               clipping) vs a torch eager step (dropout, SGD momentum 0.9,
               weight decay 5e-4; no clipping).
+
+--malloc: torch takes its CPU tensors from glibc's malloc, which by default
+maps every large block fresh from the kernel and returns it on free, so the
+peer pays page faults on each activation (the 2-core AVX-512 CPU: torch's
+step 21-22 images/s). Whether it does depends on what ran before in the
+process (glibc raises its threshold as blocks are freed), so rows differed
+with their order (the same step 32 images/s after the deconv row). `heap`
+(default) keeps freed memory for reuse from the start, as a long-lived torch
+process or a pooling allocator (jemalloc, tcmalloc) does: the peer's best
+and the same in every row (step 31-37 images/s). `as_is` leaves glibc
+alone, as a plain `python` process runs torch. XLA reuses its own buffers:
+zfjax's figures are the same either way.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
+import ctypes.util
 import os
 import sys
 import time
@@ -118,6 +133,16 @@ def torch_model(params, spec: specs.Spec, image_size: int) -> nn.Sequential:
       if layer.dropout:
         modules.append((layer.name + '_dropout', nn.Dropout(layer.dropout)))
   return nn.Sequential(collections.OrderedDict(modules))
+
+
+def keep_freed_memory() -> None:
+  """glibc malloc from here on: no block mapped on its own (M_MMAP_MAX 0),
+  freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 256 MiB)."""
+  libc = ctypes.CDLL(ctypes.util.find_library('c'))
+  for option, value in ((-4, 0), (-1, 2**30), (-2, 2**28)):
+    if libc.mallopt(option, value) != 1:
+      sys.exit(f'error: mallopt({option}, {value}) failed: run with '
+               '--malloc as_is')
 
 
 def seconds(fn) -> float:
@@ -300,7 +325,12 @@ def main() -> None:
   parser.add_argument('--deconv_images', type=int, default=9)
   parser.add_argument('--maps', type=int, default=256,
                       help='conv5 maps projected per image (deconv row)')
+  parser.add_argument('--malloc', choices=('heap', 'as_is'), default='heap',
+                      help='the peer\'s malloc: keep freed memory (heap) or '
+                      'glibc\'s default (see the docstring)')
   args = parser.parse_args()
+  if args.malloc == 'heap':
+    keep_freed_memory()
 
   spec = models.get_spec('zfnet', 1000)
   params = models.init_params(jax.random.PRNGKey(0), spec, 224,
@@ -314,7 +344,8 @@ def main() -> None:
   ours = np.asarray(models.apply(params, check, spec))
   print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
         f'{os.cpu_count()} CPU cores; torch {torch.__version__} '
-        f'({torch.get_num_threads()} threads), captum {captum.__version__}')
+        f'({torch.get_num_threads()} threads), captum {captum.__version__}; '
+        f'malloc {args.malloc}')
   print(f'same network: max |logit difference| '
         f'{np.abs(ours - theirs).max():.2e} (logits up to '
         f'{np.abs(ours).max():.2e})', flush=True)
