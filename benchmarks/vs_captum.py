@@ -10,9 +10,9 @@ Needs torch and captum, which are not zfjax dependencies:
 
 The torch model is built from the zfjax spec and loaded with the same
 random weights (the printed logit difference shows it is the same network);
-random images. Each row times zfjax and the peer alternately, `--rounds`
-times, and prints the best of each and their ratio (the figure to compare
-across machines). Rows (all run on any device; the issue's GPU rows are
+random images. Each row runs in a process of its own and times zfjax and
+the peer alternately, `--rounds` times, and prints the best of each and
+their ratio (the figure to compare across machines). Rows (all run on any device; the issue's GPU rows are
 `occlusion8` and `chunk`):
   occlusion   1 image, 224 px, square 50, stride 8: `occlusion_sweep` with
               chunk c vs Captum `Occlusion` with perturbations_per_eval c,
@@ -37,14 +37,12 @@ across machines). Rows (all run on any device; the issue's GPU rows are
 --malloc: torch takes its CPU tensors from glibc's malloc, which by default
 maps every large block fresh from the kernel and returns it on free, so the
 peer pays page faults on each activation (the 2-core AVX-512 CPU: torch's
-step 21-22 images/s). Whether it does depends on what ran before in the
-process (glibc raises its threshold as blocks are freed), so rows differed
-with their order (the same step 32 images/s after the deconv row). `heap`
-(default) keeps freed memory for reuse from the start, as a long-lived torch
-process or a pooling allocator (jemalloc, tcmalloc) does: the peer's best
-and the same in every row (step 31-37 images/s). `as_is` leaves glibc
-alone, as a plain `python` process runs torch. XLA reuses its own buffers:
-zfjax's figures are the same either way.
+step 21-22 images/s), unless earlier work raised glibc's threshold (the
+same step ran at 32 images/s after the deconv row in one process). `heap`
+(default) keeps freed memory for reuse from the start, as a pooling
+allocator (jemalloc, tcmalloc) does: the peer's best (step 30-37
+images/s). `as_is` leaves glibc alone, as a plain `python` process runs
+torch. zfjax's figures are the same either way: XLA reuses its buffers.
 """
 
 from __future__ import annotations
@@ -54,6 +52,7 @@ import collections
 import ctypes
 import ctypes.util
 import os
+import subprocess
 import sys
 import time
 
@@ -329,6 +328,19 @@ def main() -> None:
                       help='the peer\'s malloc: keep freed memory (heap) or '
                       'glibc\'s default (see the docstring)')
   args = parser.parse_args()
+  if len(args.rows) > 1:
+    # Each row in a fresh process: what one row leaves in the allocators
+    # (glibc's thresholds, heap fragmentation) moved the next row's figures
+    # by up to 1.5x.
+    rest, skipping = [], False
+    for a in sys.argv[1:]:
+      skipping = a == '--rows' or (skipping and not a.startswith('--'))
+      if not skipping:
+        rest.append(a)
+    for row in args.rows:
+      subprocess.run([sys.executable, __file__, '--rows', row] + rest,
+                     check=True)
+    return
   if args.malloc == 'heap':
     keep_freed_memory()
 
