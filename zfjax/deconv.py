@@ -221,14 +221,18 @@ def _project_window(params: models.Params, switches: dict[str, jax.Array],
     inside = (((rows >= 0) & (rows < h))[:, None]
               & ((cols >= 0) & (cols < w))[None, :])
     signal = jnp.where(inside[None, :, :, None], signal, 0)
-  # Into the image: a canvas with a margin of one window on every side.
+  # Into the image: each pixel reads its cell of the window (zeroed above
+  # where it falls outside the image), or is zero where the window does not
+  # reach. (Pasting the window into a zeroed canvas with a window's margin
+  # all round wrote 5x the image's pixels: 12 % of ZFNet's conv5 chunks.)
   side = windows[-1]
-  canvas = jnp.zeros((image_size + 2 * side, image_size + 2 * side, 3),
-                     signal.dtype)
-  canvas = jax.lax.dynamic_update_slice(canvas, signal[0],
-                                        (top + side, left + side, 0))
-  return canvas[side:side + image_size, side:side + image_size].astype(
-      out_dtype)
+  rows = jnp.arange(image_size) - top
+  cols = jnp.arange(image_size) - left
+  reached = (((rows >= 0) & (rows < side))[:, None]
+             & ((cols >= 0) & (cols < side))[None, :])
+  picked = signal[0][jnp.clip(rows, 0, side - 1)][:, jnp.clip(cols, 0,
+                                                              side - 1)]
+  return jnp.where(reached[:, :, None], picked, 0).astype(out_dtype)
 
 
 def project(params: models.Params, trace: models.Trace, spec: Spec,
