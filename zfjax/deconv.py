@@ -145,12 +145,68 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
     return backproject(params, switches, spec, layer,
                        _unit_seeds(acts, channel, y, x), size, dtype=dtype)
   value = acts[jnp.arange(acts.shape[0]), y, x, channel]
-  # The traced images' switches stay unbatched: each unit slices its window
-  # out of its image's, with no copy of the whole maps per unit.
+  corners = jax.vmap(functools.partial(_corners, spec, layer))(y, x)
+  chosen = _switch_windows(trace.switches, spec, layer, windows, image,
+                           corners)
   return jax.vmap(functools.partial(
-      _project_window, params, trace.switches, spec=spec, layer=layer,
-      image_size=size, windows=windows, dtype=dtype))(
-          image, value, channel, y, x)
+      _project_window, params, spec=spec, layer=layer, image_size=size,
+      windows=windows, dtype=dtype))(chosen, corners, value, channel)
+
+
+def _corners(spec: Spec, layer: str, y: jax.Array, x: jax.Array
+             ) -> jax.Array:
+  """(L + 1, 2): the (top, left) corner of one unit's window at the output
+  of each layer from `layer` down (seed layer first), then at the image;
+  in each map's unpadded coordinates, so possibly outside it."""
+  names = [l.name for l in spec.layers]
+  top, left = y, x
+  corners = [(top, left)]
+  for record in reversed(spec.layers[:names.index(layer) + 1]):
+    if isinstance(record, (Conv, MaxPool)):
+      before = (record.padding if isinstance(record, Conv)
+                else record.padding[0])
+      top = record.stride * top - before
+      left = record.stride * left - before
+    corners.append((top, left))
+  return jnp.array(corners)
+
+
+def _switch_windows(switches: dict[str, jax.Array], spec: Spec, layer: str,
+                    windows: tuple[int, ...], image: jax.Array,
+                    corners: jax.Array) -> dict[str, jax.Array]:
+  """Per MaxPool below `layer`, the (M, n, n, C) int8 switches of each
+  unit's window at the pool's output (n its side there).
+
+  The traced images' switches stay unbatched, each unit slicing its window
+  out of its image's. The slices are made in a loop over the units, whose
+  output XLA keeps: sliced inside the projection's fused loops they cost
+  every unpooled cell a gather per window cell (ZFNet's pool1 unpool 200 ms
+  of a 1 s chunk of 128 conv5 units, CPU).
+  """
+  names = [l.name for l in spec.layers]
+  below = list(reversed(spec.layers[:names.index(layer) + 1]))
+  sides = (1,) + windows  # window sides at each record's output
+  pools = [(i, record) for i, record in enumerate(below)
+           if isinstance(record, MaxPool)]
+  padded = {}
+  for i, record in pools:
+    n = sides[i]
+    # Padded by the window's side, every corner slices in bounds.
+    padded[record.name] = jnp.pad(switches[record.name],
+                                  ((0, 0), (n, n), (n, n), (0, 0)))
+
+  def one(unit):
+    image, corners = unit
+    return {record.name: jax.lax.dynamic_slice(
+        padded[record.name],
+        (image, corners[i, 0] + sides[i], corners[i, 1] + sides[i], 0),
+        (1, sides[i], sides[i], padded[record.name].shape[-1]))[0]
+            for i, record in pools}
+
+  return jax.lax.map(one, (image, corners), batch_size=_UNITS_PER_SLICE_LOOP)
+
+
+_UNITS_PER_SLICE_LOOP = 32
 
 
 def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
@@ -171,19 +227,18 @@ def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
   return tuple(sides) if side < image_size else None
 
 
-def _project_window(params: models.Params, switches: dict[str, jax.Array],
-                    image: jax.Array, value: jax.Array, channel: jax.Array,
-                    y: jax.Array, x: jax.Array, *, spec: Spec, layer: str,
-                    image_size: int, windows: tuple[int, ...],
-                    dtype) -> jax.Array:
+def _project_window(params: models.Params, chosen: dict[str, jax.Array],
+                    corners: jax.Array, value: jax.Array, channel: jax.Array,
+                    *, spec: Spec, layer: str, image_size: int,
+                    windows: tuple[int, ...], dtype) -> jax.Array:
   """`backproject` of one unit's seed, computed only inside the window of
   each layer's input that the unit reaches: (S, S, 3), equal to the whole
   computation (everything outside the windows is zero there).
 
-  switches: the trace's, (N, Ho, Wo, C) per MaxPool; image: the unit's
-  index in them; value: its activation; (y, x, channel) its position. Windows sit at the unit's
-  position in the unpadded coordinates of each map, so they may stick out
-  of it: what lands outside is zeroed after every layer, as the whole
+  chosen: the switches in the unit's window at each MaxPool's output
+  (`_switch_windows`); corners: the window's corners (`_corners`); value:
+  the unit's activation, channel its map. Windows may stick out of their
+  maps: what lands outside is zeroed after every layer, as the whole
   computation crops it.
   """
   names = [l.name for l in spec.layers]
@@ -192,9 +247,8 @@ def _project_window(params: models.Params, switches: dict[str, jax.Array],
   out_dtype = jnp.result_type(value)
   signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
   signal = signal.at[0, 0, 0, channel].set(value.astype(signal.dtype))
-  top, left = y, x  # the window's corner in the current map
   below = reversed(spec.layers[:names.index(layer) + 1])
-  for record, side in zip(below, windows):
+  for i, (record, side) in enumerate(zip(below, windows)):
     if isinstance(record, Conv):
       if record.relu:
         signal = layers.relu(signal)
@@ -202,19 +256,11 @@ def _project_window(params: models.Params, switches: dict[str, jax.Array],
           signal, params[record.name]['kernel'].astype(signal.dtype),
           stride=record.stride, padding=0, groups=record.groups,
           input_hw=(side, side))
-      top = record.stride * top - record.padding
-      left = record.stride * left - record.padding
     elif isinstance(record, MaxPool):
-      n = signal.shape[1]
-      # Padded by the window's side, every corner slices in bounds.
-      padded = jnp.pad(switches[record.name],
-                       ((0, 0), (n, n), (n, n), (0, 0)))
-      chosen = jax.lax.dynamic_slice(
-          padded, (image, top + n, left + n, 0), (1, n, n, padded.shape[-1]))
-      signal = layers.unpool(signal, chosen, input_hw=(side, side),
-                             window=record.window, stride=record.stride)
-      top = record.stride * top - record.padding[0]
-      left = record.stride * left - record.padding[0]
+      signal = layers.unpool(signal, chosen[record.name][None],
+                             input_hw=(side, side), window=record.window,
+                             stride=record.stride)
+    top, left = corners[i + 1, 0], corners[i + 1, 1]
     h, w = in_shapes[record.name][:2]
     rows = top + jnp.arange(side)
     cols = left + jnp.arange(side)
