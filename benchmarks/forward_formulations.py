@@ -4,7 +4,7 @@ r"""CPU forward and train-step images/s: the plain and the faster formulation.
       [--image_size 224] [--rounds 3]
 
 plain: the switch-recording forward (`models.forward_trace`'s layers:
-max-pooling by argmax over the nine window offsets, `layers.lrn`,
+max-pooling by a running maximum over the nine window offsets, `layers.lrn`,
 `layers.conv2d`); faster: `models.apply` (one `lax.reduce_window` per pool,
 `layers.lrn_fast`, `layers.conv2d_fast`). The
 train step is the trainer's own (`train_lib.make_train_step`, configs/
