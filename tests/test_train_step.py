@@ -13,7 +13,7 @@ import optax
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from zfjax import metrics, models, specs, train_lib
+from zfjax import layers, metrics, models, specs, train_lib
 
 # Dropout in fc3 so that the 8-device test also checks the masks.
 TINY = specs.Spec('tiny_train', (
@@ -97,6 +97,31 @@ def test_eight_devices_equal_one_device(tmp_path):
   np.testing.assert_allclose(got['counts_eight'], got['counts_one'],
                              rtol=1e-5)
   assert got['counts_one'][0][3] == BATCH - 3  # count of unmasked examples
+
+
+def test_steps_through_the_products_equal_the_plain_convolutions(
+    monkeypatch):
+  # Strided convolutions over 3 and over 16 maps: kernel gradients, and for
+  # the second also the forward, become products when the threshold is 0
+  # (on the CPU), inside the trainer's shard_map.
+  spec = specs.Spec('tiny_products', (
+      specs.Conv('conv1', 16, 3, stride=2, padding=1),
+      specs.MaxPool('pool1', 3, 2, (0, 1)),
+      specs.LRN('norm1'),
+      specs.Conv('conv2', 8, 3, stride=2, padding=1),
+      specs.Dense('fc3', 16),
+      specs.Dense('fc4', 5, relu=False),
+  ), 16)
+  plain, counts_plain = run_steps(spec, config(), jax.devices()[:1], 3)
+  monkeypatch.setattr(layers, 'PRODUCTS_FROM_MULTIPLY_ADDS', 0)
+  products, counts_products = run_steps(spec, config(), jax.devices()[:1], 3)
+  for name, group in plain.items():
+    for key, want in group.items():
+      np.testing.assert_allclose(products[name][key], want, rtol=1e-4,
+                                 atol=1e-5 * np.abs(want).max() + 1e-7,
+                                 err_msg=f'{name}/{key}')
+  np.testing.assert_allclose(np.array(counts_products),
+                             np.array(counts_plain), rtol=1e-5)
 
 
 def test_first_steps_follow_sgd_momentum_with_weight_decay():
