@@ -42,7 +42,10 @@ same step ran at 32 images/s after the deconv row in one process). `heap`
 (default) keeps freed memory for reuse from the start, as a pooling
 allocator (jemalloc, tcmalloc) does: the peer's best (step 30-37
 images/s). `as_is` leaves glibc alone, as a plain `python` process runs
-torch. zfjax's figures are the same either way: XLA reuses its buffers.
+torch. The setting is the process's, so zfjax runs under it too, and XLA
+is slower under `heap` (its step 25 instead of 30-33 images/s, its forward
+about the same; mallopt back to glibc's values for zfjax's runs did not
+restore it): `heap` ratios understate zfjax, `as_is` ones the peer.
 """
 
 from __future__ import annotations
