@@ -81,9 +81,8 @@ def backproject(params: models.Params, switches: dict[str, jax.Array],
   """
   check_conv_layer(spec, layer)
   in_shapes = input_shapes(spec, image_size)
-  names = [l.name for l in spec.layers]
   x = maps if dtype is None else maps.astype(dtype)
-  for record in reversed(spec.layers[:names.index(layer) + 1]):
+  for record in _down_from(spec, layer):
     hw = in_shapes[record.name][:2]
     if isinstance(record, Conv):
       if record.relu:
@@ -112,6 +111,12 @@ def _unit_seeds(acts: jax.Array, channel: jax.Array, y: jax.Array,
           & jax.nn.one_hot(x, w, dtype=bool)[:, None, :, None]
           & jax.nn.one_hot(channel, c, dtype=bool)[:, None, None, :])
   return jnp.where(keep, acts, 0)
+
+
+def _down_from(spec: Spec, layer: str) -> list:
+  """spec's layers from `layer` down to the first, the deconvnet's order."""
+  names = [l.name for l in spec.layers]
+  return list(reversed(spec.layers[:names.index(layer) + 1]))
 
 
 @functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size',
@@ -158,10 +163,9 @@ def _corners(spec: Spec, layer: str, y: jax.Array, x: jax.Array
   """(L + 1, 2): the (top, left) corner of one unit's window at the output
   of each layer from `layer` down (seed layer first), then at the image;
   in each map's unpadded coordinates, so possibly outside it."""
-  names = [l.name for l in spec.layers]
   top, left = y, x
   corners = [(top, left)]
-  for record in reversed(spec.layers[:names.index(layer) + 1]):
+  for record in _down_from(spec, layer):
     if isinstance(record, (Conv, MaxPool)):
       before = (record.padding if isinstance(record, Conv)
                 else record.padding[0])
@@ -183,10 +187,8 @@ def _switch_windows(switches: dict[str, jax.Array], spec: Spec, layer: str,
   every unpooled cell a gather per window cell (ZFNet's pool1 unpool 200 ms
   of a 1 s chunk of 128 conv5 units, CPU).
   """
-  names = [l.name for l in spec.layers]
-  below = list(reversed(spec.layers[:names.index(layer) + 1]))
   sides = (1,) + windows  # window sides at each record's output
-  pools = [(i, record) for i, record in enumerate(below)
+  pools = [(i, record) for i, record in enumerate(_down_from(spec, layer))
            if isinstance(record, MaxPool)]
   padded = {}
   for i, record in pools:
@@ -214,9 +216,8 @@ def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
   each layer from `layer` down (seed layer first), or None where the
   windowed projection does not apply: a layer below with no window form
   (AdaptiveAvgPool), or a unit that reaches the whole image anyway."""
-  names = [l.name for l in spec.layers]
   side, sides = 1, []
-  for record in reversed(spec.layers[:names.index(layer) + 1]):
+  for record in _down_from(spec, layer):
     if isinstance(record, Conv):
       side = record.stride * (side - 1) + record.kernel
     elif isinstance(record, MaxPool):
@@ -241,14 +242,12 @@ def _project_window(params: models.Params, chosen: dict[str, jax.Array],
   maps: what lands outside is zeroed after every layer, as the whole
   computation crops it.
   """
-  names = [l.name for l in spec.layers]
   in_shapes = input_shapes(spec, image_size)
   depth = spec.layer(layer).features
   out_dtype = jnp.result_type(value)
   signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
   signal = signal.at[0, 0, 0, channel].set(value.astype(signal.dtype))
-  below = reversed(spec.layers[:names.index(layer) + 1])
-  for i, (record, side) in enumerate(zip(below, windows)):
+  for i, (record, side) in enumerate(zip(_down_from(spec, layer), windows)):
     if isinstance(record, Conv):
       if record.relu:
         signal = layers.relu(signal)

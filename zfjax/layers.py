@@ -101,11 +101,13 @@ def _forward_by_product(kernel) -> bool:
 
 def _conv_by_products_fwd(x, kernel, stride, padding):
   if _forward_by_product(kernel):
-    columns = lambda v: patches(v, kernel.shape[0], stride, padding)  # noqa
-    y = _by_images(lambda v: lax.dot_general(
-        columns(v), kernel.reshape(-1, kernel.shape[-1]),
-        (((3,), (0,)), ((), ())), preferred_element_type=jnp.float32
-    ).astype(x.dtype), x)
+    def product(v):
+      return lax.dot_general(
+          patches(v, kernel.shape[0], stride, padding),
+          kernel.reshape(-1, kernel.shape[-1]), (((3,), (0,)), ((), ())),
+          preferred_element_type=jnp.float32).astype(x.dtype)
+
+    y = _by_images(product, x)
     y = y.reshape((-1,) + y.shape[2:])[:x.shape[0]]
   else:
     y = _conv(x, kernel, stride, padding)
@@ -207,7 +209,7 @@ def _conv_transpose_by_phases(y, kernel, stride, padding, input_hw):
   (ZFNet's conv2, 96 maps out: 1.5x); with few maps out (conv1's 3) it is
   the other way round, so those stay dilated.
   """
-  n, hy, wy, _ = y.shape
+  n = y.shape[0]
   cin = kernel.shape[2]
   h, w = input_hw
   cells = -(-max(h, w) // stride) + 1  # phase length covering the padding
