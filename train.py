@@ -31,6 +31,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from zfjax import host_memory
 from zfjax.errors import ZfjaxError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -129,4 +130,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == '__main__':
+  # Before numpy's and XLA's threads start: see host_memory.
+  host_memory.keep_freed_memory_on_cpu()
   app.run(main, flags_parser=_parse_flags)

@@ -28,6 +28,13 @@ import pathlib
 import sys
 from typing import Callable, Iterator, NamedTuple
 
+from zfjax import host_memory
+
+if __name__ == '__main__':
+  # Before numpy's and XLA's threads start: see host_memory.
+  host_memory.keep_freed_memory_on_cpu()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np
 
 from zfjax import analysis_plots

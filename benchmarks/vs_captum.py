@@ -2,7 +2,7 @@ r"""zfjax against Captum / torch eager on the same ZFNet (with LRN), side by sid
 
   python benchmarks/vs_captum.py [--rows occlusion deconv forward step]
       [--rounds 2] [--chunk_sizes 32 256] [--deconv_images 9] [--maps 256]
-      [--malloc heap|as_is]
+      [--malloc keep|as_is]
 
 Needs torch and captum, which are not zfjax dependencies:
 `pip install torch captum` (CPU build: add
@@ -34,26 +34,25 @@ their ratio (the figure to compare across machines). Rows (all run on any device
               clipping) vs a torch eager step (dropout, SGD momentum 0.9,
               weight decay 5e-4; no clipping).
 
---malloc: torch takes its CPU tensors from glibc's malloc, which by default
-maps every large block fresh from the kernel and returns it on free, so the
-peer pays page faults on each activation (the 2-core AVX-512 CPU: torch's
-step 21-22 images/s), unless earlier work raised glibc's threshold (the
-same step ran at 32 images/s after the deconv row in one process). `heap`
-(default) keeps freed memory for reuse from the start, as a pooling
-allocator (jemalloc, tcmalloc) does: the peer's best (step 30-37
-images/s). `as_is` leaves glibc alone, as a plain `python` process runs
-torch. The setting is the process's, so zfjax runs under it too, and XLA
-is slower under `heap` (its step 25 instead of 30-33 images/s, its forward
-about the same; mallopt back to glibc's values for zfjax's runs did not
-restore it): `heap` ratios understate zfjax, `as_is` ones the peer.
+--malloc: both sides take their CPU buffers from glibc's malloc, which by
+default serves large blocks by fresh `mmap`s and unmaps them on free, so
+each run pays a page fault per 4 KiB it touches: the peer on its
+activations (torch's step 21-24 images/s on the 2-core AVX-512 CPU, and
+how many faults depended on what ran before in the process), zfjax on the
+temporary block of each XLA program (see zfjax/host_memory.py).
+`keep` (default): every row's process calls
+`host_memory.keep_freed_memory()` before numpy's, torch's and XLA's threads
+start, as `train.py` and `visualize.py` do on a CPU host: freed memory is
+kept for reuse, which is also what a pooling allocator (jemalloc,
+tcmalloc) gives torch. Each side at its best (torch's step 34-39 images/s,
+the same as with the main arena alone tuned). `as_is`: glibc untouched, as
+a plain `python` process runs torch.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
-import ctypes
-import ctypes.util
 import os
 import subprocess
 import sys
@@ -62,6 +61,16 @@ import time
 # Run as a script from anywhere: make the checkout importable.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+
+from zfjax import host_memory  # noqa: E402
+
+# Set by main for the process that runs one row (the --malloc choice).
+ROW_MALLOC = 'VS_CAPTUM_ROW_MALLOC'
+if os.environ.get(ROW_MALLOC) == 'keep':
+  # First, before numpy's, torch's and XLA's threads start.
+  if not host_memory.keep_freed_memory():
+    sys.exit('error: glibc did not take host_memory.keep_freed_memory(): '
+             'run with --malloc as_is')
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 try:
@@ -137,17 +146,13 @@ def torch_model(params, spec: specs.Spec, image_size: int) -> nn.Sequential:
   return nn.Sequential(collections.OrderedDict(modules))
 
 
-def keep_freed_memory() -> None:
-  """glibc malloc from here on: no block mapped on its own (M_MMAP_MAX 0),
-  freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_TOP_PAD 256 MiB)."""
-  libc = ctypes.CDLL(ctypes.util.find_library('c'))
-  for option, value in ((-4, 0), (-1, 2**30), (-2, 2**28)):
-    if libc.mallopt(option, value) != 1:
-      sys.exit(f'error: mallopt({option}, {value}) failed: run with '
-               '--malloc as_is')
+# Between timings: torch's OpenMP threads and XLA's keep spinning a while
+# after their work ends, on the cores the other side's timing needs.
+SETTLE_S = 0.5
 
 
 def seconds(fn) -> float:
+  time.sleep(SETTLE_S)
   start = time.perf_counter()
   jax.block_until_ready(fn())
   return time.perf_counter() - start
@@ -327,14 +332,15 @@ def main() -> None:
   parser.add_argument('--deconv_images', type=int, default=9)
   parser.add_argument('--maps', type=int, default=256,
                       help='conv5 maps projected per image (deconv row)')
-  parser.add_argument('--malloc', choices=('heap', 'as_is'), default='heap',
-                      help='the peer\'s malloc: keep freed memory (heap) or '
-                      'glibc\'s default (see the docstring)')
+  parser.add_argument('--malloc', choices=('keep', 'as_is'), default='keep',
+                      help='glibc\'s malloc keeps freed memory (keep) or is '
+                      'left as it starts (see the docstring)')
   args = parser.parse_args()
-  if len(args.rows) > 1:
-    # Each row in a fresh process: what one row leaves in the allocators
-    # (glibc's thresholds, heap fragmentation) moved the next row's figures
-    # by up to 1.5x.
+  if os.environ.get(ROW_MALLOC) is None:
+    # Each row in a fresh process: glibc's setting has to come before any
+    # thread starts, and what one row leaves in the allocators (glibc's
+    # thresholds, heap fragmentation) moved the next row's figures by up
+    # to 1.5x.
     rest, skipping = [], False
     for a in sys.argv[1:]:
       skipping = a == '--rows' or (skipping and not a.startswith('--'))
@@ -342,10 +348,8 @@ def main() -> None:
         rest.append(a)
     for row in args.rows:
       subprocess.run([sys.executable, __file__, '--rows', row] + rest,
-                     check=True)
+                     check=True, env={**os.environ, ROW_MALLOC: args.malloc})
     return
-  if args.malloc == 'heap':
-    keep_freed_memory()
 
   spec = models.get_spec('zfnet', 1000)
   params = models.init_params(jax.random.PRNGKey(0), spec, 224,
