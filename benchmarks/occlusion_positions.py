@@ -24,6 +24,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+from zfjax import host_memory  # noqa: E402
+
+if __name__ == '__main__':
+  # Before numpy's and XLA's threads start, as train.py and visualize.py
+  # do (see host_memory).
+  host_memory.keep_freed_memory_on_cpu()
+
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 

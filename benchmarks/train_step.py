@@ -32,11 +32,18 @@ from typing import NamedTuple
 from absl import app
 from absl import flags
 from ml_collections import config_flags
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
+from zfjax import host_memory
+
+if __name__ == '__main__':
+  # Before numpy's and XLA's threads start, as train.py and visualize.py
+  # do (see host_memory).
+  host_memory.keep_freed_memory_on_cpu()
+
+import numpy as np
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 

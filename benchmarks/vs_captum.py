@@ -10,10 +10,11 @@ Needs torch and captum, which are not zfjax dependencies:
 
 The torch model is built from the zfjax spec and loaded with the same
 random weights (the printed logit difference shows it is the same network);
-random images. Each row runs in a process of its own and times zfjax and
-the peer alternately, `--rounds` times, and prints the best of each and
-their ratio (the figure to compare across machines). Rows (all run on any device; the issue's GPU rows are
-`occlusion8` and `chunk`):
+random images. Each row runs in a process of its own, which runs each
+side in a worker process of its own and times them in turn, one at a time,
+`--rounds` times each, after one untimed call of each; it prints the best
+of each and their ratio (the figure to compare across machines). Rows (all
+run on any device; the issue's GPU rows are `occlusion8` and `chunk`):
   occlusion   1 image, 224 px, square 50, stride 8: `occlusion_sweep` with
               chunk c vs Captum `Occlusion` with perturbations_per_eval c,
               for each c of --chunk_sizes. zfjax's grid reaches the far
@@ -40,19 +41,21 @@ each run pays a page fault per 4 KiB it touches: the peer on its
 activations (torch's step 21-24 images/s on the 2-core AVX-512 CPU, and
 how many faults depended on what ran before in the process), zfjax on the
 temporary block of each XLA program (see zfjax/host_memory.py).
-`keep` (default): every row's process calls
-`host_memory.keep_freed_memory()` before numpy's, torch's and XLA's threads
-start, as `train.py` and `visualize.py` do on a CPU host: freed memory is
-kept for reuse, which is also what a pooling allocator (jemalloc,
-tcmalloc) gives torch. Each side at its best (torch's step 34-39 images/s,
-the same as with the main arena alone tuned). `as_is`: glibc untouched, as
-a plain `python` process runs torch.
+`keep` (default): every process calls `host_memory.keep_freed_memory()`
+before numpy's, torch's and XLA's threads start, as `train.py` and
+`visualize.py` do on a CPU host: freed memory is kept for reuse, which is
+also what a pooling allocator (jemalloc, tcmalloc) gives torch: each side
+at its best (torch's step 34-39 images/s instead of 21-24). `as_is`: glibc
+untouched, as a plain `python` process runs torch. The sides run in
+separate processes because in one heap each fragments the other's kept
+memory (zfjax's step fell from 34 to 17 images/s beside torch's).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -158,16 +161,78 @@ def seconds(fn) -> float:
   return time.perf_counter() - start
 
 
+# In a side's worker process: the side (0 zfjax, 1 peer) it times, and its
+# pipe to the row's process, which says when.
+_WORKER = None
+
+
+def say(*args) -> None:
+  """print, from one side's process only (zfjax's)."""
+  if _WORKER is None or _WORKER[0] == 0:
+    print(*args, flush=True)
+
+
+def lazy(make):
+  """A function that builds its work with make() on its first call (so the
+  other side's process never compiles it) and runs it."""
+  built = []
+
+  def run():
+    if not built:
+      built.append(make())
+    return built[0]()
+  return run
+
+
 def side_by_side(name: str, unit: str, ours, theirs, rounds: int,
                  what: tuple[str, str] = ('zfjax', 'peer')) -> None:
-  """ours/theirs: (count, fn) pairs; prints the best rate of each, alternated."""
-  best = [0.0, 0.0]
-  for _ in range(rounds):
-    for i, (count, fn) in enumerate((ours, theirs)):
-      best[i] = max(best[i], count / seconds(fn))
-  print(f'{name}: {what[0]} {best[0]:,.1f} {unit}/s, {what[1]} '
-        f'{best[1]:,.1f} {unit}/s, ratio {best[0] / best[1]:.2f}',
-        flush=True)
+  """ours/theirs: (count, fn) pairs. In a side's worker: one untimed call
+  (compiles, warms), then one timing each time the row's process asks."""
+  side, pipe = _WORKER
+  count, fn = (ours, theirs)[side]
+  fn()
+  pipe.send((name, unit, what, count))
+  while pipe.recv():
+    pipe.send(seconds(fn))
+
+
+def race(args) -> None:
+  """The row, each side in a worker process of its own, timed in turn:
+  each round asks one worker for a timing and waits for it before asking
+  the other. Prints the best rate of each and their ratio."""
+  context = multiprocessing.get_context('spawn')  # JAX's threads and fork
+  pipes, workers = [], []
+  for side in (0, 1):
+    mine, theirs = context.Pipe()
+    # daemon: a worker left waiting ends with this process.
+    workers.append(context.Process(target=_worker, args=(args, side, theirs),
+                                   daemon=True))
+    workers[-1].start()
+    pipes.append(mine)
+  try:
+    while (races := [pipe.recv() for pipe in pipes])[0] is not None:
+      (name, unit, what, _), counts = races[0], [r[3] for r in races]
+      best = [0.0, 0.0]
+      for _ in range(args.rounds):
+        for i, pipe in enumerate(pipes):
+          pipe.send(True)
+          best[i] = max(best[i], counts[i] / pipe.recv())
+      for pipe in pipes:
+        pipe.send(False)
+      print(f'{name}: {what[0]} {best[0]:,.1f} {unit}/s, {what[1]} '
+            f'{best[1]:,.1f} {unit}/s, ratio {best[0] / best[1]:.2f}',
+            flush=True)
+  except EOFError:
+    sys.exit('error: a side\'s process ended early (its error is above)')
+  for worker in workers:
+    worker.join()
+
+
+def _worker(args, side: int, pipe) -> None:
+  global _WORKER
+  _WORKER = (side, pipe)
+  run_rows(args)
+  pipe.send(None)
 
 
 def occlusion_rows(args, params, spec, model, rows) -> None:
@@ -193,7 +258,6 @@ def occlusion_rows(args, params, spec, model, rows) -> None:
             batch, sliding_window_shapes=(3, 50, 50), strides=(3, stride,
                                                                stride),
             baselines=0, target=0, perturbations_per_eval=chunk).numpy()
-    ours()  # compiles
     return (ours_count, ours), (theirs_count, theirs)
 
   if 'occlusion' in rows:
@@ -208,12 +272,13 @@ def occlusion_rows(args, params, spec, model, rows) -> None:
     sweep, _ = pair(1, 8, 256)
     side_by_side('occlusion, 1 image, stride 8: the sweep (chunk 256) vs its '
                  'jitted chunk program alone', 'positions', sweep,
-                 _chunk_alone(params, spec), args.rounds,
+                 (256, lazy(lambda: _chunk_program(params, spec, 256))),
+                 args.rounds,
                  ('sweep', 'chunk program'))
 
 
-def _chunk_alone(params, spec, chunk: int = 256):
-  """(positions, fn): one call of the sweep's jitted chunk program."""
+def _chunk_program(params, spec, chunk: int):
+  """One call of the sweep's jitted chunk program, of `chunk` positions."""
   image = jnp.asarray(np.random.default_rng(1).normal(
       0, 50, (1, 224, 224, 3)), jnp.float32)
   starts = occlusion.square_positions(224, 50, 8)
@@ -233,8 +298,7 @@ def _chunk_alone(params, spec, chunk: int = 256):
   def run():
     return occlusion._occluded_chunk(*args, spec=spec, layer=layer, size=50,
                                      zone=plan.zone, chunk=chunk)
-  run()
-  return chunk, run
+  return run
 
 
 def deconv_row(args, params, spec, model) -> None:
@@ -275,17 +339,17 @@ def deconv_row(args, params, spec, model) -> None:
           batch, lambda maps, c=int(c), ty=ty, tx=tx: maps[rows, c, ty, tx]))
     return [o.detach().numpy() for o in out]
 
-  first = ours()[0]  # compiles
-  # The same job: the first map's projections, where they are non-zero
-  # (Captum differentiates LRN, the deconvnet passes it through, so the
-  # values differ).
-  mine = np.asarray(first)[:n]
-  peer = projector.attribute(
-      batch, lambda maps: maps[rows, 0, torch.from_numpy(y[:n]),
-                               torch.from_numpy(x[:n])]).detach().numpy()
-  agree = np.mean((mine != 0) == (peer.transpose(0, 2, 3, 1) != 0))
-  print(f'deconv: the first map\'s {n} projections are non-zero at the same '
-        f'pixels on {agree:.1%} of pixels')
+  if _WORKER[0] == 0:
+    # The same job: the first map's projections, where they are non-zero
+    # (Captum differentiates LRN, the deconvnet passes it through, so the
+    # values differ).
+    mine = np.asarray(ours()[0])[:n]
+    peer = projector.attribute(
+        batch, lambda maps: maps[rows, 0, torch.from_numpy(y[:n]),
+                                 torch.from_numpy(x[:n])]).detach().numpy()
+    agree = np.mean((mine != 0) == (peer.transpose(0, 2, 3, 1) != 0))
+    say(f'deconv: the first map\'s {n} projections are non-zero at the '
+        f'same pixels on {agree:.1%} of pixels')
   side_by_side(f'deconv, conv5 units of {n} images ({total} projections)',
                'projections', (total, ours), (total, theirs), args.rounds,
                ('zfjax', 'Captum'))
@@ -298,7 +362,6 @@ def model_rows(args, params, spec, model, rows) -> None:
   batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
   if 'forward' in rows:
     forward = jax.jit(lambda p, x: models.apply(p, x, spec))
-    forward(params, images)
 
     def theirs():
       with torch.no_grad():
@@ -307,7 +370,7 @@ def model_rows(args, params, spec, model, rows) -> None:
                  (b, lambda: forward(params, images)), (b, theirs),
                  args.rounds, ('zfjax', 'torch eager'))
   if 'step' in rows:
-    ours = forward_formulations.trainer_step(spec, b, 224)
+    ours = lazy(lambda: forward_formulations.trainer_step(spec, b, 224))
     labels = torch.from_numpy(rng.integers(0, 1000, b))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
                                 weight_decay=5e-4)
@@ -350,7 +413,11 @@ def main() -> None:
       subprocess.run([sys.executable, __file__, '--rows', row] + rest,
                      check=True, env={**os.environ, ROW_MALLOC: args.malloc})
     return
+  race(args)
 
+
+def run_rows(args) -> None:
+  """The rows of args.rows in a side's worker process."""
   spec = models.get_spec('zfnet', 1000)
   params = models.init_params(jax.random.PRNGKey(0), spec, 224,
                               weight_std=None)
@@ -361,13 +428,13 @@ def main() -> None:
     theirs = model(torch.from_numpy(np.ascontiguousarray(
         check.transpose(0, 3, 1, 2)))).numpy()
   ours = np.asarray(models.apply(params, check, spec))
-  print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
-        f'{os.cpu_count()} CPU cores; torch {torch.__version__} '
-        f'({torch.get_num_threads()} threads), captum {captum.__version__}; '
-        f'malloc {args.malloc}')
-  print(f'same network: max |logit difference| '
-        f'{np.abs(ours - theirs).max():.2e} (logits up to '
-        f'{np.abs(ours).max():.2e})', flush=True)
+  say(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
+      f'{os.cpu_count()} CPU cores; torch {torch.__version__} '
+      f'({torch.get_num_threads()} threads), captum {captum.__version__}; '
+      f'malloc {args.malloc}; each side in a process of its own')
+  say(f'same network: max |logit difference| '
+      f'{np.abs(ours - theirs).max():.2e} (logits up to '
+      f'{np.abs(ours).max():.2e})')
   occlusion_rows(args, params, spec, model, args.rows)
   if 'deconv' in args.rows:
     deconv_row(args, params, spec, model)
