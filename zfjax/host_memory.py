@@ -6,8 +6,10 @@ MiB). glibc serves a block over 64 MiB from a thread's arena by a fresh
 `mmap` (whatever M_MMAP_MAX says) and unmaps it on free, so every run
 touches new pages: a page fault and a kernel-zeroed page per 4 KiB (178k
 per training step, 1.03 M per occlusion sweep of one image). With
-`keep_freed_memory()` there are none after the first run; the README gives
-what that buys.
+`keep_freed_memory()` the block is reused: ZFNet's step faulted in no page
+after its first run (a small test program still faulted it in again in
+some later runs);
+the README gives what that buys.
 
 The setting is the process's and has to come before any second thread
 allocates (numpy's and XLA's start at import): call it first, before
