@@ -67,7 +67,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
 
 from zfjax import host_memory  # noqa: E402
 
-# Set by main for the process that runs one row (the --malloc choice).
+# Set by main for the process that runs one row, and so for its two side
+# workers (the --malloc choice).
 ROW_MALLOC = 'VS_CAPTUM_ROW_MALLOC'
 if os.environ.get(ROW_MALLOC) == 'keep':
   # First, before numpy's, torch's and XLA's threads start.
@@ -168,7 +169,7 @@ _WORKER = None
 
 def say(*args) -> None:
   """print, from one side's process only (zfjax's)."""
-  if _WORKER is None or _WORKER[0] == 0:
+  if _WORKER[0] == 0:
     print(*args, flush=True)
 
 

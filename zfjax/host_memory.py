@@ -8,17 +8,15 @@ touches new pages: a page fault and a kernel-zeroed page per 4 KiB (178k
 per training step, 1.03 M per occlusion sweep of one image). With
 `keep_freed_memory()` the block is reused: ZFNet's step faulted in no page
 after its first run (a small test program still faulted it in again in
-some later runs);
-the README gives what that buys.
+some later runs); the README gives what that buys.
 
 The setting is the process's and has to come before any second thread
 allocates (numpy's and XLA's start at import): call it first, before
 importing numpy, jax or tensorflow. `train.py` and `visualize.py` do,
 through `keep_freed_memory_on_cpu()`: on a GPU or TPU host the programs'
 buffers are the device's, and the host's many input-pipeline threads are
-better served by glibc's arenas. In
-a notebook, whose kernel runs threads from the start, set it in the
-environment the kernel starts from instead:
+better served by glibc's arenas. In a notebook, whose kernel runs threads
+from the start, set it in the environment the kernel starts from instead:
 
   GLIBC_TUNABLES=glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:\
 glibc.malloc.trim_threshold=1073741824:glibc.malloc.top_pad=268435456 \
