@@ -112,17 +112,28 @@ def np_conv_gradients(x, kernel, grad, stride, padding):
 
 # (height, width, input maps, kernel, stride, padding): strided over many
 # maps (the forward is a matrix product too), strided over few, stride 1
-# (plain `conv2d`), and a stride that leaves input rows unread.
+# (the forward stays the convolution), and a stride that leaves input rows
+# unread. 4 images, a product for 1, 2 or all 4 of them at a time.
 @pytest.mark.parametrize('h, w, cin, k, stride, padding', [
     (15, 13, 17, 5, 2, 0), (19, 19, 3, 7, 2, 1), (9, 8, 5, 3, 1, 1),
     (14, 14, 16, 4, 3, 2)])
+@pytest.mark.parametrize('images_per_product', [1, 2, 4])
 def test_conv2d_fast_and_its_gradients_equal_loops(h, w, cin, k, stride,
-                                                    padding, monkeypatch):
+                                                    padding,
+                                                    images_per_product,
+                                                    monkeypatch):
   # These shapes are far below the size where the products start.
   monkeypatch.setattr(layers, 'PRODUCTS_FROM_MULTIPLY_ADDS', 0)
   rng = np.random.default_rng(7)
-  # 3 images: the products run on groups of 2, the last one padded.
-  x = rng.normal(size=(3, h, w, cin))
+  x = rng.normal(size=(4, h, w, cin))
+  # Float32 patches of one image: k * k * cin values per output cell.
+  cells = ((h + 2 * padding - k) // stride + 1) * (
+      (w + 2 * padding - k) // stride + 1)
+  patch_bytes = 4 * cells * k * k * cin
+  monkeypatch.setattr(layers, 'PATCH_BYTES_PER_PRODUCT',
+                      images_per_product * patch_bytes + patch_bytes // 2)
+  assert layers._images_per_product(x.shape, (k, k, cin, 6), stride,
+                                    padding) == images_per_product
   kernel, bias = rng.normal(size=(k, k, cin, 6)), rng.normal(size=6)
   want = np_conv(x, kernel, bias, stride, padding)
   grad = rng.normal(size=want.shape)
@@ -145,6 +156,18 @@ def test_conv2d_fast_and_its_gradients_equal_loops(h, w, cin, k, stride,
   assert low.dtype == jnp.bfloat16
   np.testing.assert_allclose(low.astype(np.float32), want,
                              atol=0.02 * np.abs(want).max())
+
+
+def test_products_take_whole_groups_of_images(monkeypatch):
+  # 10 x 10 outputs of 3 x 3 x 2 windows: 7200 float32 patch bytes an image.
+  monkeypatch.setattr(layers, 'PATCH_BYTES_PER_PRODUCT', 4 * 7200)
+  group = lambda n: layers._images_per_product((n, 10, 10, 2), (3, 3, 2, 5),
+                                               1, 1)
+  # Up to 4 fit: the most that divide the batch, so no image is padded in.
+  assert [group(n) for n in (1, 2, 3, 4, 6, 7, 8, 9, 12)] == [
+      1, 2, 3, 4, 3, 1, 4, 3, 4]
+  monkeypatch.setattr(layers, 'PATCH_BYTES_PER_PRODUCT', 100)
+  assert group(8) == 1  # not even one fits: one at a time
 
 
 def test_per_image_dropout_keys_give_each_image_its_own_batch_masks():

@@ -101,14 +101,15 @@ def test_eight_devices_equal_one_device(tmp_path):
 
 def test_steps_through_the_products_equal_the_plain_convolutions(
     monkeypatch):
-  # Strided convolutions over 3 and over 16 maps: kernel gradients, and for
-  # the second also the forward, become products when the threshold is 0
-  # (on the CPU), inside the trainer's shard_map.
+  # Strided convolutions over 3 and over 16 maps and a stride-1 one: kernel
+  # gradients, and for the second also the forward, become products when
+  # the threshold is 0 (on the CPU), inside the trainer's shard_map.
   spec = specs.Spec('tiny_products', (
       specs.Conv('conv1', 16, 3, stride=2, padding=1),
       specs.MaxPool('pool1', 3, 2, (0, 1)),
       specs.LRN('norm1'),
       specs.Conv('conv2', 8, 3, stride=2, padding=1),
+      specs.Conv('conv3', 8, 3, stride=1, padding=1),
       specs.Dense('fc3', 16),
       specs.Dense('fc4', 5, relu=False),
   ), 16)

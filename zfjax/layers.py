@@ -34,21 +34,19 @@ def conv2d_fast(x: jax.Array, kernel: jax.Array, bias: jax.Array, *,
   """`conv2d` computed through matrix products where that is faster: the CPU.
 
   The same numbers as `conv2d` to float rounding (the same sums in another
-  order). XLA's CPU convolution is slow on strided convolutions: it
-  computes their kernel gradient at a fraction of its matrix-product rate
-  (ZFNet's conv1 1.5-2.8x, conv2 1.6-3.9x slower on two 2-core CPUs, AVX2
-  and AVX-512), and a strided convolution over many channels (ZFNet's
-  conv2) forward at 0.55-0.65x. So a strided convolution's kernel gradient
-  is patches(x)^T @ grad, (k k Cin, N Ho Wo) @ (N Ho Wo, Cout), and over
-  many channels its forward is patches(x) @ kernel, both a few images at a
-  time (`_by_images`). Stride-1 convolutions stay `conv2d`: through products
-  they ran at 0.7x on the AVX-512 CPU (1.2x on the AVX2 one). So do small
-  convolutions (under `PRODUCTS_FROM_MULTIPLY_ADDS` multiply-adds), and
+  order). XLA's CPU convolution computes kernel gradients well below its
+  matrix-product rate: ZFNet's at batch 32 took 230, 125, 49, 77 and 51 ms
+  for conv1-5, through products 72, 92, 36, 48 and 34 ms (2-core AVX-512
+  CPU). So the kernel gradient is patches(x)^T @ grad, (k k Cin, N Ho Wo)
+  @ (N Ho Wo, Cout), a few images at a time (`_by_images`). A strided
+  convolution over many channels (ZFNet's conv2) also runs forward as
+  patches(x) @ kernel: XLA's ran at 0.55-0.65x. Small convolutions (under
+  `PRODUCTS_FROM_MULTIPLY_ADDS` multiply-adds) stay `conv2d`, and so does
   everything on a GPU or TPU, whose convolution libraries are fast and
   where the patches, k^2 copies of the input, would cost memory. Grouped
   convolutions are `conv2d` everywhere.
   """
-  if (groups != 1 or stride == 1 or jax.default_backend() != 'cpu'
+  if (groups != 1 or jax.default_backend() != 'cpu'
       or _multiply_adds(x.shape, kernel.shape, stride, padding)
       < PRODUCTS_FROM_MULTIPLY_ADDS):
     return conv2d(x, kernel, bias, stride=stride, padding=padding,
@@ -92,23 +90,47 @@ def patches(x: jax.Array, k: int, stride: int, padding: int) -> jax.Array:
       for i in range(k) for j in range(k)], axis=-1)
 
 
-def _forward_by_product(kernel) -> bool:
-  # Measured on 2-core CPUs (strided convolutions only): the product wins
-  # over many input maps (ZFNet conv2: 1.5x AVX2, 1.8x AVX-512); the
-  # convolution wins for 3-map images (conv1: 3x AVX2, 1.8x AVX-512).
-  return kernel.shape[2] >= 16
+def patches_by_tap(x: jax.Array, k: int, stride: int,
+                   padding: int) -> jax.Array:
+  """`patches` transposed: x (N, H, W, C) -> (k * k * C, N * Ho * Wo), rows
+  ordered (row, column, channel) like an HWIO kernel reshaped to
+  (k * k * C, Cout), columns (image, output row, output column).
+
+  The layout of the kernel gradient's product, (k k C, N Ho Wo) @
+  (N Ho Wo, Cout): ZFNet's conv1 kernel gradient took 72 ms this way
+  against 119 ms contracting `patches` over its first axis, conv2's the
+  same time (batch 32, 2-core AVX-512 CPU)."""
+  n, h, w, c = x.shape
+  ho = _window_count(h, k, stride, (padding, padding))
+  wo = _window_count(w, k, stride, (padding, padding))
+  xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding),
+                   (0, 0))).transpose(3, 0, 1, 2)
+  return jnp.stack([
+      lax.slice(xp, (0, 0, i, j),
+                (c, n, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1),
+                (1, 1, stride, stride))
+      for i in range(k) for j in range(k)]).reshape(k * k * c, -1)
+
+
+def _forward_by_product(kernel, stride) -> bool:
+  # Measured on 2-core CPUs: for strided convolutions the product wins over
+  # many input maps (ZFNet conv2: 1.5x AVX2, 1.8x AVX-512); the convolution
+  # wins for 3-map images (conv1: 3x AVX2, 1.8x AVX-512) and at stride 1
+  # (conv3-5, where it reaches 400 GFLOP/s).
+  return stride > 1 and kernel.shape[2] >= 16
 
 
 def _conv_by_products_fwd(x, kernel, stride, padding):
-  if _forward_by_product(kernel):
+  if _forward_by_product(kernel, stride):
     def product(v):
       return lax.dot_general(
           patches(v, kernel.shape[0], stride, padding),
           kernel.reshape(-1, kernel.shape[-1]), (((3,), (0,)), ((), ())),
           preferred_element_type=jnp.float32).astype(x.dtype)
 
-    y = _by_images(product, x)
-    y = y.reshape((-1,) + y.shape[2:])[:x.shape[0]]
+    y = _by_images(product, _images_per_product(x.shape, kernel.shape,
+                                                stride, padding), x)
+    y = y.reshape((-1,) + y.shape[2:])
   else:
     y = _conv(x, kernel, stride, padding)
   return y, (x, kernel)
@@ -125,11 +147,11 @@ def _conv_by_products_bwd(stride, padding, residuals, grad):
 
   def kernel_gradient(v, g):
     return lax.dot_general(
-        patches(v, k, stride, padding).reshape(-1, k * k * cin),
-        g.reshape(-1, cout), (((0,), (0,)), ((), ())),
-        preferred_element_type=jnp.float32)
+        patches_by_tap(v, k, stride, padding), g.reshape(-1, cout),
+        (((1,), (0,)), ((), ())), preferred_element_type=jnp.float32)
 
-  dkernel = _by_images(kernel_gradient, x, grad, accumulate=True)
+  dkernel = _by_images(kernel_gradient, _images_per_product(
+      x.shape, kernel.shape, stride, padding), x, grad, accumulate=True)
   # The input gradient is the transposed convolution (by phases where that
   # is faster: ZFNet's conv2 1.5x).
   dx = conv2d_transpose(grad, kernel, stride=stride, padding=padding,
@@ -137,22 +159,12 @@ def _conv_by_products_bwd(stride, padding, residuals, grad):
   return dx, dkernel.reshape(kernel.shape).astype(kernel.dtype)
 
 
-def _by_images(fn, *arrays, accumulate: bool = False):
-  """fn over the batch in groups of `_IMAGES_PER_PRODUCT` images, in a loop:
-  arrays (N, ...) -> fn's outputs stacked, (groups, ...), or with
+def _by_images(fn, size: int, *arrays, accumulate: bool = False):
+  """fn over the batch `size` images at a time (size divides N), in a loop:
+  arrays (N, ...) -> fn's outputs stacked, (N / size, ...), or with
   `accumulate` their sum (summed in the loop: stacking them and summing
-  after cost ZFNet's conv2 kernel gradient 60 ms more).
-
-  A group's patches stay in the CPU's cache for the product that reads
-  them, where the whole batch's (ZFNet's conv2 at batch 32: 208 MB) went to
-  memory and back: conv2's forward 1.9x, conv1's and conv2's kernel
-  gradients 1.8x and 1.5x as fast (2-core AVX-512 CPU). The batch is padded
-  with zero images to whole groups: they add zeros to a kernel gradient,
-  and the caller drops their outputs."""
-  n = arrays[0].shape[0]
-  extra = -n % _IMAGES_PER_PRODUCT
-  groups = [jnp.pad(a, ((0, extra),) + ((0, 0),) * (a.ndim - 1)).reshape(
-      (-1, _IMAGES_PER_PRODUCT) + a.shape[1:]) for a in arrays]
+  after cost ZFNet's conv2 kernel gradient 60 ms more)."""
+  groups = [a.reshape((-1, size) + a.shape[1:]) for a in arrays]
   if not accumulate:
     return lax.map(lambda group: fn(*group), tuple(groups))
   # The first group's sum starts the total: it has the type (device-varying
@@ -162,7 +174,26 @@ def _by_images(fn, *arrays, accumulate: bool = False):
                   tuple(g[1:] for g in groups))[0]
 
 
-_IMAGES_PER_PRODUCT = 2
+def _images_per_product(x_shape, kernel_shape, stride, padding) -> int:
+  """The most images, dividing N, whose patches fit
+  `PATCH_BYTES_PER_PRODUCT`, and at least one.
+
+  A group's patches stay in the CPU's cache for the product that reads
+  them, where the whole batch's (ZFNet's conv2 at batch 32: 208 MB) went to
+  memory and back: conv2's forward 1.9x, conv1's and conv2's kernel
+  gradients 1.8x and 1.5x as fast (2-core AVX-512 CPU)."""
+  n = x_shape[0]
+  per_image = 4 * _multiply_adds((1,) + tuple(x_shape[1:]), kernel_shape,
+                                 stride, padding) // kernel_shape[3]
+  most = max(1, min(n, PATCH_BYTES_PER_PRODUCT // per_image))
+  return max(d for d in range(1, most + 1) if n % d == 0)
+
+
+# Measured on the 2-core AVX-512 CPU, ZFNet at batch 32: one image at a time
+# for conv1 and conv2 (7 MB of patches each), four for conv3-5 (1.6-2.3 MB
+# each; kernel gradients 1.1-1.3x as fast as one or 32 at a time). The step
+# took the same time with budgets of 4 and 24 MiB. Counted in float32.
+PATCH_BYTES_PER_PRODUCT = 10 * 2**20
 
 
 _conv_by_products.defvjp(_conv_by_products_fwd, _conv_by_products_bwd)
