@@ -92,19 +92,21 @@ def patches(x: jax.Array, k: int, stride: int, padding: int) -> jax.Array:
 
 def patches_by_tap(x: jax.Array, k: int, stride: int,
                    padding: int) -> jax.Array:
-  """`patches` transposed: x (N, H, W, C) -> (k * k * C, N * Ho * Wo), rows
-  ordered (row, column, channel) like an HWIO kernel reshaped to
-  (k * k * C, Cout), columns (image, output row, output column).
+  """`patches` transposed, from maps first: x (N, C, H, W) -> (k * k * C,
+  N * Ho * Wo), rows ordered (row, column, channel) like an HWIO kernel
+  reshaped to (k * k * C, Cout), columns (image, output row, output column).
 
   The layout of the kernel gradient's product, (k k C, N Ho Wo) @
   (N Ho Wo, Cout): ZFNet's conv1 kernel gradient took 72 ms this way
-  against 119 ms contracting `patches` over its first axis, conv2's the
-  same time (batch 32, 2-core AVX-512 CPU)."""
-  n, h, w, c = x.shape
+  against 119 ms contracting `patches` over its first axis (batch 32, 2-core
+  AVX-512 CPU). From (N, H, W, C) maps, XLA fused the transpose into each of
+  the k * k slices, which then read the maps a value at a time (ZFNet's
+  conv2: 25 slices of 1.5 ms per image)."""
+  n, c, h, w = x.shape
   ho = _window_count(h, k, stride, (padding, padding))
   wo = _window_count(w, k, stride, (padding, padding))
-  xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding),
-                   (0, 0))).transpose(3, 0, 1, 2)
+  xp = jnp.pad(x, ((0, 0), (0, 0), (padding, padding),
+                   (padding, padding))).transpose(1, 0, 2, 3)
   return jnp.stack([
       lax.slice(xp, (0, 0, i, j),
                 (c, n, i + stride * (ho - 1) + 1, j + stride * (wo - 1) + 1),
@@ -150,8 +152,11 @@ def _conv_by_products_bwd(stride, padding, residuals, grad):
         patches_by_tap(v, k, stride, padding), g.reshape(-1, cout),
         (((1,), (0,)), ((), ())), preferred_element_type=jnp.float32)
 
+  # Maps first, outside the loop: a loop's inputs are materialized, so each
+  # image's slices read its maps in order (see `patches_by_tap`).
   dkernel = _by_images(kernel_gradient, _images_per_product(
-      x.shape, kernel.shape, stride, padding), x, grad, accumulate=True)
+      x.shape, kernel.shape, stride, padding), x.transpose(0, 3, 1, 2), grad,
+                       accumulate=True)
   # The input gradient is the transposed convolution (by phases where that
   # is faster: ZFNet's conv2 1.5x).
   dx = conv2d_transpose(grad, kernel, stride=stride, padding=padding,
