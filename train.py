@@ -32,6 +32,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from zfjax import host_memory
+from zfjax import xla_cpu
 from zfjax.errors import ZfjaxError
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -132,4 +133,5 @@ def main(argv: list[str]) -> None:
 if __name__ == '__main__':
   # Before numpy's and XLA's threads start: see host_memory.
   host_memory.keep_freed_memory_on_cpu()
+  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
   app.run(main, flags_parser=_parse_flags)

@@ -29,10 +29,12 @@ import sys
 from typing import Callable, Iterator, NamedTuple
 
 from zfjax import host_memory
+from zfjax import xla_cpu
 
 if __name__ == '__main__':
   # Before numpy's and XLA's threads start: see host_memory.
   host_memory.keep_freed_memory_on_cpu()
+  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np

@@ -37,11 +37,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 from zfjax import host_memory
+from zfjax import xla_cpu
 
 if __name__ == '__main__':
   # Before numpy's and XLA's threads start, as train.py and visualize.py
   # do (see host_memory).
   host_memory.keep_freed_memory_on_cpu()
+  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
 
 import numpy as np
 import jax

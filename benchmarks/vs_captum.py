@@ -66,6 +66,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 from zfjax import host_memory  # noqa: E402
+from zfjax import xla_cpu  # noqa: E402
 
 # Set by main for the process that runs one row, and so for its two side
 # workers (the --malloc choice).
@@ -75,6 +76,10 @@ if os.environ.get(ROW_MALLOC) == 'keep':
   if not host_memory.keep_freed_memory():
     sys.exit('error: glibc did not take host_memory.keep_freed_memory(): '
              'run with --malloc as_is')
+# As zfjax's entry points do. A flag already in XLA_FLAGS wins: to time
+# YNNPACK's convolutions, run with XLA_FLAGS set to
+# --xla_cpu_experimental_ynn_fusion_type=+individual_convolution
+xla_cpu.use_eigen_convolutions()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 try:
@@ -432,7 +437,9 @@ def run_rows(args) -> None:
   say(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
       f'{os.cpu_count()} CPU cores; torch {torch.__version__} '
       f'({torch.get_num_threads()} threads), captum {captum.__version__}; '
-      f'malloc {args.malloc}; each side in a process of its own')
+      f'malloc {args.malloc}; XLA CPU convolutions from '
+      f'{"YNNPACK" if xla_cpu.ynn_convolutions() else "Eigen"}; each side in '
+      f'a process of its own')
   say(f'same network: max |logit difference| '
       f'{np.abs(ours - theirs).max():.2e} (logits up to '
       f'{np.abs(ours).max():.2e})')

@@ -10,6 +10,14 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
+from zfjax import xla_cpu
+
+# Before JAX starts, as train.py and visualize.py run: tests compare their
+# subprocesses' results with this process's bit for bit, and XLA_FLAGS
+# passes the same setting on to them.
+xla_cpu.use_eigen_convolutions()
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
 import ml_collections
 import numpy as np

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from test_layers import np_conv
-from zfjax import layers, models, specs
+from zfjax import layers, models, specs, xla_cpu
 
 
 def lrn_loop(x, size, k, alpha, beta):
@@ -124,6 +124,8 @@ def test_conv2d_fast_and_its_gradients_equal_loops(h, w, cin, k, stride,
                                                     monkeypatch):
   # These shapes are far below the size where the products start.
   monkeypatch.setattr(layers, 'PRODUCTS_FROM_MULTIPLY_ADDS', 0)
+  # As without xla_cpu.use_eigen_convolutions(), whatever XLA_FLAGS says.
+  monkeypatch.setattr(xla_cpu, 'ynn_convolutions', lambda: True)
   rng = np.random.default_rng(7)
   x = rng.normal(size=(4, h, w, cin))
   # Float32 patches of one image: k * k * cin values per output cell.

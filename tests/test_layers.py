@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from zfjax import layers
+from zfjax import layers, xla_cpu
 
 
 def np_conv(x, kernel, bias, stride, padding):
@@ -90,15 +90,17 @@ def test_grouped_conv_is_two_separate_convs():
                              rtol=1e-4, atol=1e-4)
 
 
-# maps=16: strided ones run by phases on the CPU (size 10 at padding 1
-# leaves a row the forward never reads; stride 4 with a 3-tap kernel has
-# phases with no taps).
+# maps=16: strided ones run by phases on the CPU when XLA's convolutions
+# are YNNPACK's (size 10 at padding 1 leaves a row the forward never reads;
+# stride 4 with a 3-tap kernel has phases with no taps).
 @pytest.mark.parametrize('stride,padding,size,groups,maps,k', [
     (1, 1, 8, 1, 4, 3), (2, 0, 11, 1, 4, 3), (2, 1, 10, 2, 4, 3),
     (4, 2, 17, 1, 4, 5), (2, 0, 11, 1, 16, 3), (2, 1, 10, 1, 16, 5),
     (4, 2, 17, 1, 16, 3), (2, 0, 13, 1, 16, 7)])
+@pytest.mark.parametrize('ynn', [True, False])
 def test_conv2d_transpose_is_the_adjoint(stride, padding, size, groups, maps,
-                                         k):
+                                         k, ynn, monkeypatch):
+  monkeypatch.setattr(xla_cpu, 'ynn_convolutions', lambda: ynn)
   # <conv(x), y> == <x, conv^T(y)> for every x, y defines the transpose.
   rng = np.random.default_rng(2)
   x = rng.normal(size=(2, size, size, maps)).astype(np.float32)

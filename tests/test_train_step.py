@@ -13,7 +13,7 @@ import optax
 import pytest
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from zfjax import layers, metrics, models, specs, train_lib
+from zfjax import layers, metrics, models, specs, train_lib, xla_cpu
 
 # Dropout in fc3 so that the 8-device test also checks the masks.
 TINY = specs.Spec('tiny_train', (
@@ -115,6 +115,8 @@ def test_steps_through_the_products_equal_the_plain_convolutions(
   ), 16)
   plain, counts_plain = run_steps(spec, config(), jax.devices()[:1], 3)
   monkeypatch.setattr(layers, 'PRODUCTS_FROM_MULTIPLY_ADDS', 0)
+  # As without xla_cpu.use_eigen_convolutions(), whatever XLA_FLAGS says.
+  monkeypatch.setattr(xla_cpu, 'ynn_convolutions', lambda: True)
   products, counts_products = run_steps(spec, config(), jax.devices()[:1], 3)
   for name, group in plain.items():
     for key, want in group.items():

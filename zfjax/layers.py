@@ -14,6 +14,7 @@ from jax import lax
 import numpy as np
 
 from zfjax import specs
+from zfjax import xla_cpu
 
 _DIMS = ('NHWC', 'HWIO', 'NHWC')
 
@@ -31,22 +32,28 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, *, stride: int,
 
 def conv2d_fast(x: jax.Array, kernel: jax.Array, bias: jax.Array, *,
                 stride: int, padding: int, groups: int = 1) -> jax.Array:
-  """`conv2d` computed through matrix products where that is faster: the CPU.
+  """`conv2d` computed through matrix products where that is faster: on the
+  CPU, when XLA takes its convolutions from YNNPACK.
 
   The same numbers as `conv2d` to float rounding (the same sums in another
-  order). XLA's CPU convolution computes kernel gradients well below its
-  matrix-product rate: ZFNet's at batch 32 took 230, 125, 49, 77 and 51 ms
-  for conv1-5, through products 72, 92, 36, 48 and 34 ms (2-core AVX-512
-  CPU). So the kernel gradient is patches(x)^T @ grad, (k k Cin, N Ho Wo)
+  order). jaxlib 0.10's CPU backend takes convolutions from YNNPACK unless
+  told otherwise (`xla_cpu`), and YNNPACK computes kernel gradients well
+  below its matrix-product rate: ZFNet's at batch 32 took 213-230, 105-125,
+  40-49, 60-77 and 41-51 ms for conv1-5, through products 62-72, 86-92,
+  29-36, 44-48 and 27-34 ms (2-core AVX-512 CPU). So the kernel gradient is patches(x)^T @ grad, (k k Cin, N Ho Wo)
   @ (N Ho Wo, Cout), a few images at a time (`_by_images`). A strided
   convolution over many channels (ZFNet's conv2) also runs forward as
   patches(x) @ kernel: XLA's ran at 0.55-0.65x. Small convolutions (under
   `PRODUCTS_FROM_MULTIPLY_ADDS` multiply-adds) stay `conv2d`, and so does
   everything on a GPU or TPU, whose convolution libraries are fast and
   where the patches, k^2 copies of the input, would cost memory. Grouped
-  convolutions are `conv2d` everywhere.
+  convolutions are `conv2d` everywhere. So is everything when XLA takes
+  its CPU convolutions from Eigen (`xla_cpu.use_eigen_convolutions()`, as
+  the entry points set): Eigen's matched or beat the products on every
+  ZFNet layer, and the step took 0.94-0.97x the time without them.
   """
   if (groups != 1 or jax.default_backend() != 'cpu'
+      or not xla_cpu.ynn_convolutions()
       or _multiply_adds(x.shape, kernel.shape, stride, padding)
       < PRODUCTS_FROM_MULTIPLY_ADDS):
     return conv2d(x, kernel, bias, stride=stride, padding=padding,
@@ -215,7 +222,7 @@ def conv2d_transpose(y: jax.Array, kernel: jax.Array, *, stride: int,
   columns that the forward stride skipped receive zeros.
   """
   if (stride > 1 and groups == 1 and kernel.shape[2] >= 16
-      and jax.default_backend() == 'cpu'):
+      and jax.default_backend() == 'cpu' and xla_cpu.ynn_convolutions()):
     return _conv_transpose_by_phases(y, kernel, stride, padding, input_hw)
   k = kernel.shape[0]
   cin_g, cout = kernel.shape[2], kernel.shape[3]
@@ -240,10 +247,11 @@ def _conv_transpose_by_phases(y, kernel, stride, padding, input_hw):
   Padded input cell stride * a + p (per axis) receives y[a - m] through
   kernel tap p + stride * m only: each phase (p, q) is a plain transposed
   convolution with the taps kernel[p::stride, q::stride], and the phases
-  interleave into the padded input. XLA's CPU convolution handles these
+  interleave into the padded input. YNNPACK's convolution handles these
   stride-1 ones far better than one convolution of the stride-dilated y
   (ZFNet's conv2, 96 maps out: 1.5x); with few maps out (conv1's 3) it is
-  the other way round, so those stay dilated.
+  the other way round, so those stay dilated. Eigen's runs the dilated one
+  faster (conv2: 78 against 88 ms at batch 32).
   """
   n = y.shape[0]
   cin = kernel.shape[2]
