@@ -40,10 +40,11 @@ def conv2d_fast(x: jax.Array, kernel: jax.Array, bias: jax.Array, *,
   told otherwise (`xla_cpu`), and YNNPACK computes kernel gradients well
   below its matrix-product rate: ZFNet's at batch 32 took 213-230, 105-125,
   40-49, 60-77 and 41-51 ms for conv1-5, through products 62-72, 86-92,
-  29-36, 44-48 and 27-34 ms (2-core AVX-512 CPU). So the kernel gradient is patches(x)^T @ grad, (k k Cin, N Ho Wo)
-  @ (N Ho Wo, Cout), a few images at a time (`_by_images`). A strided
-  convolution over many channels (ZFNet's conv2) also runs forward as
-  patches(x) @ kernel: XLA's ran at 0.55-0.65x. Small convolutions (under
+  29-36, 44-48 and 27-34 ms (2-core AVX-512 CPU). So the kernel gradient
+  is patches(x)^T @ grad, (k k Cin, N Ho Wo) @ (N Ho Wo, Cout), a few
+  images at a time (`_by_images`). A strided convolution over many
+  channels (ZFNet's conv2) also runs forward as patches(x) @ kernel:
+  YNNPACK's ran at 0.5-0.65x. Small convolutions (under
   `PRODUCTS_FROM_MULTIPLY_ADDS` multiply-adds) stay `conv2d`, and so does
   everything on a GPU or TPU, whose convolution libraries are fast and
   where the patches, k^2 copies of the input, would cost memory. Grouped
