@@ -53,13 +53,18 @@ def conv2d_fast(x: jax.Array, kernel: jax.Array, bias: jax.Array, *,
   the entry points set): Eigen's matched or beat the products on every
   ZFNet layer, and the step took 0.94-0.97x the time without them.
   """
-  if (groups != 1 or jax.default_backend() != 'cpu'
-      or not xla_cpu.ynn_convolutions()
+  if (groups != 1 or not _ynnpack_convolutions()
       or _multiply_adds(x.shape, kernel.shape, stride, padding)
       < PRODUCTS_FROM_MULTIPLY_ADDS):
     return conv2d(x, kernel, bias, stride=stride, padding=padding,
                   groups=groups)
   return _conv_by_products(x, kernel, stride, padding) + bias
+
+
+def _ynnpack_convolutions() -> bool:
+  """Whether the program being traced runs its convolutions on the CPU
+  through YNNPACK: where the products and the transposes by phases pay."""
+  return jax.default_backend() == 'cpu' and xla_cpu.ynn_convolutions()
 
 
 # Below this size the convolution is as fast or faster (measured on the
@@ -223,7 +228,7 @@ def conv2d_transpose(y: jax.Array, kernel: jax.Array, *, stride: int,
   columns that the forward stride skipped receive zeros.
   """
   if (stride > 1 and groups == 1 and kernel.shape[2] >= 16
-      and jax.default_backend() == 'cpu' and xla_cpu.ynn_convolutions()):
+      and _ynnpack_convolutions()):
     return _conv_transpose_by_phases(y, kernel, stride, padding, input_hw)
   k = kernel.shape[0]
   cin_g, cout = kernel.shape[2], kernel.shape[3]
