@@ -27,20 +27,17 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from zfjax import host_memory  # noqa: E402
-from zfjax import xla_cpu  # noqa: E402
+from zfjax import runtime  # noqa: E402
 
 if __name__ == '__main__':
-  # Before numpy's and XLA's threads start, as train.py and visualize.py
-  # do (see host_memory).
-  host_memory.keep_freed_memory_on_cpu()
-  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
+  runtime.configure()  # first, as every entry point
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zfjax import deconv, models  # noqa: E402
+from zfjax.analyses import deconv  # noqa: E402
+from zfjax.networks import models  # noqa: E402
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ r"""CPU forward and train-step images/s: the plain and the faster formulation.
 plain: the switch-recording forward (`models.forward_trace`'s layers:
 max-pooling by a running maximum over the nine window offsets, `layers.lrn`,
 `layers.conv2d`); faster: `models.apply` (one `lax.reduce_window` per pool,
-`layers.lrn_fast`, `layers.conv2d_fast`). The
-train step is the trainer's own (`train_lib.make_train_step`, configs/
+`layers.lrn_fast`). The
+train step is the trainer's own (`steps.make_train_step`, configs/
 zfnet_imagenet.py's settings at this batch: dropout, weight decay, momentum,
 feature scale clipping), built once around each forward. Random weights and
 images. The two are timed alternately, `--rounds` times each, and the best
@@ -28,14 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from zfjax import host_memory  # noqa: E402
-from zfjax import xla_cpu  # noqa: E402
+from zfjax import runtime  # noqa: E402
 
 if __name__ == '__main__':
-  # Before numpy's and XLA's threads start, as train.py and visualize.py
-  # do (see host_memory).
-  host_memory.keep_freed_memory_on_cpu()
-  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
+  runtime.configure()  # first, as every entry point
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -43,7 +39,9 @@ import numpy as np  # noqa: E402
 from jax.sharding import NamedSharding, PartitionSpec as P  # noqa: E402
 
 from configs import zfnet_imagenet  # noqa: E402
-from zfjax import models, train_lib  # noqa: E402
+from zfjax.networks import models  # noqa: E402
+from zfjax.training import trainer  # noqa: E402
+from zfjax.training import steps
 
 
 def plain_apply(params, images, spec, *, train=False, rng=None,
@@ -62,9 +60,9 @@ def trainer_step(spec, batch_size: int, image_size: int, forward=None):
   config = zfnet_imagenet.get_config()
   config.model, config.batch_size = spec.name, batch_size
   config.crop_size, config.num_classes = image_size, spec.num_classes
-  mesh = train_lib.make_mesh()
+  mesh = steps.make_mesh()
   rng = np.random.default_rng(0)
-  batch = [jax.device_put(x, NamedSharding(mesh, P(train_lib.AXIS))) for x in (
+  batch = [jax.device_put(x, NamedSharding(mesh, P(steps.AXIS))) for x in (
       rng.normal(0, 50, (batch_size, image_size, image_size, 3)).astype(
           np.float32),
       rng.integers(0, spec.num_classes, batch_size).astype(np.int32),
@@ -73,8 +71,8 @@ def trainer_step(spec, batch_size: int, image_size: int, forward=None):
   # The trainer looks `models.apply` up when its step is traced (first
   # call): trace it with `forward` in place.
   with mock.patch.object(models, 'apply', forward or models.apply):
-    step = train_lib.make_train_step(config, spec, mesh)
-    state = train_lib.initial_state(config, spec, mesh)
+    step = steps.make_train_step(config, spec, mesh)
+    state = trainer.initial_state(config, spec, mesh)
     carry = [state.params, state.opt_state, 0]
     jax.block_until_ready(run_step(step, carry, batch, lr))
   return lambda: run_step(step, carry, batch, lr)

@@ -6,7 +6,7 @@
 
 Makes `--images` 500x375 JPEGs (ImageNet's typical size; smooth colour
 noise plus grain, quality 90, 4:2:0 chroma as most ImageNet files) and runs
-the per-example preprocessing of `input_pipeline` over them in a tf.data
+the per-example preprocessing of `data.crops` over them in a tf.data
 pipeline on `--threads` threads (default: all cores): decode fused with the
 central-square crop, resize to 256 (antialiased), then
   train:    random 224 crop, flip, mean subtraction;
@@ -32,11 +32,16 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
+from zfjax import runtime  # noqa: E402
+
+if __name__ == '__main__':
+  runtime.configure()  # first, as every entry point
+
 import numpy as np  # noqa: E402
 
-from zfjax import input_pipeline as ip  # noqa: E402
-from zfjax import stored_dataset  # noqa: E402
-from zfjax.input_pipeline import tf  # noqa: E402
+from zfjax.data import crops
+from zfjax.data import stored_dataset  # noqa: E402
+from zfjax.data.tf_setup import tf  # noqa: E402
 
 _RESIZE, _CROP = 256, 224
 
@@ -56,7 +61,7 @@ def _jpegs(count: int, seed: int = 0) -> list[bytes]:
 def _stored(jpegs: list[bytes]) -> list[bytes]:
   """The stored form: central square resized to 256, JPEG as prepared."""
   return [tf.io.encode_jpeg(
-      ip.decode_square(j, _RESIZE, 'jpeg', dtype=tf.uint8),
+      crops.decode_square(j, _RESIZE, 'jpeg', dtype=tf.uint8),
       quality=stored_dataset.QUALITY, chroma_downsampling=False).numpy()
           for j in jpegs]
 
@@ -66,19 +71,19 @@ def _pipeline(jpegs, mode: str, batch_size: int, threads: int):
 
   def preprocess(position, encoded):
     if mode == 'train_stored':
-      square = ip.decode_square(encoded, _RESIZE, 'jpeg', _RESIZE, tf.uint8)
-      offset, flip, alpha = ip.train_draws(
+      square = crops.decode_square(encoded, _RESIZE, 'jpeg', _RESIZE, tf.uint8)
+      offset, flip, alpha = crops.train_draws(
           tf.stack([tf.constant(0, tf.int64), position]), _RESIZE, _CROP,
           False)
       crop = square[offset[0]:offset[0] + _CROP, offset[1]:offset[1] + _CROP]
       return {'image': crop, 'offset': offset, 'flip': flip, 'alpha': alpha}
-    image = ip.decode_square(encoded, _RESIZE, 'jpeg')
+    image = crops.decode_square(encoded, _RESIZE, 'jpeg')
     if mode == 'train':
-      return ip.train_crop(image, mean, tf.stack([tf.constant(0, tf.int64),
+      return crops.train_crop(image, mean, tf.stack([tf.constant(0, tf.int64),
                                                    position]), _CROP)
     if mode == 'eval':
-      return ip.centre_crop(image, mean, _CROP)
-    return ip.ten_crops(image, mean, _CROP)
+      return crops.centre_crop(image, mean, _CROP)
+    return crops.ten_crops(image, mean, _CROP)
 
   ds = tf.data.Dataset.from_tensor_slices(jpegs).repeat().enumerate()
   ds = ds.map(preprocess, num_parallel_calls=tf.data.AUTOTUNE)

@@ -6,19 +6,19 @@ r"""Speed of one config's training step on the devices present.
   python benchmarks/train_step.py --config configs/zfnet_imagenet.py \
       --host_batches [--config.compute_dtype=bfloat16]
 
-Runs the trainer's jitted data-parallel step (train_lib.make_train_step) on
+Runs the trainer's jitted data-parallel step (steps.make_train_step) on
 random images of the config's crop size, so no data set is needed, and
 prints the compile time, steps per second and images per second. The batch
 is the config's global batch split over every device.
 
 Without --host_batches: float32 images already on the devices (the step
 alone). With --host_batches: uint8 crops with their draws
-(`preprocess.Crops`, what `input_pipeline.train_batches(on_device=True)`
+(`preprocess.Crops`, what `DataSource.train_batches(on_device=True)`
 yields), finished inside the step (mean subtraction at the crop offset,
 flip, PCA shift when the config sets pca_augment); it prints the figure
 with the batches already on the devices beside the one with fresh host
 batches fed through the trainer's path (`prefetch.prefetch` of
-`train_lib.to_global`: every step copies a new batch while the previous
+`steps.to_global`: every step copies a new batch while the previous
 step runs). Their ratio is what the host-to-device copy costs.
 """
 
@@ -36,20 +36,19 @@ from ml_collections import config_flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
-from zfjax import host_memory
-from zfjax import xla_cpu
+from zfjax import runtime
 
 if __name__ == '__main__':
-  # Before numpy's and XLA's threads start, as train.py and visualize.py
-  # do (see host_memory).
-  host_memory.keep_freed_memory_on_cpu()
-  xla_cpu.use_eigen_convolutions()  # before JAX starts: see xla_cpu
+  runtime.configure()  # first, as every entry point
 
 import numpy as np
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from zfjax import prefetch, preprocess, specs, train_lib
+from zfjax.data import prefetch, preprocess
+from zfjax.networks import specs
+from zfjax.training import trainer
+from zfjax.training import steps
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _STEPS = flags.DEFINE_integer('steps', 10, 'Timed steps after the warm-up.')
@@ -61,7 +60,7 @@ _HOST_BATCHES = flags.DEFINE_boolean(
 
 
 class _HostBatch(NamedTuple):
-  """What `train_lib.to_global` reads from an `input_pipeline.Batch`
+  """What `steps.to_global` reads from an `pipeline.Batch`
   (whose module imports TensorFlow, which this benchmark does not need)."""
   images: preprocess.Crops
   labels: np.ndarray
@@ -107,8 +106,8 @@ def main(argv):
   del argv
   config = _CONFIG.value
   spec = specs.get_spec(config.model, config.num_classes or _NUM_CLASSES.value)
-  mesh = train_lib.make_mesh()
-  state = train_lib.initial_state(config, spec, mesh)
+  mesh = steps.make_mesh()
+  state = trainer.initial_state(config, spec, mesh)
   b, s = config.batch_size, config.crop_size
   lr = np.float32(config.learning_rate)
   print(f'{spec.name} at {s}x{s}, global batch {b}, '
@@ -122,11 +121,11 @@ def main(argv):
           f'steps (first step, compile + run: {first_s:.1f} s)')
     return steps_per_s * b
 
-  to_global = functools.partial(train_lib.to_global, mesh)
+  to_global = functools.partial(steps.to_global, mesh)
   if not _HOST_BATCHES.value:
-    step_fn = train_lib.make_train_step(config, spec, mesh)
+    step_fn = steps.make_train_step(config, spec, mesh)
     rng = np.random.default_rng(0)
-    sharding = NamedSharding(mesh, P(train_lib.AXIS))
+    sharding = NamedSharding(mesh, P(steps.AXIS))
     batch = [jax.device_put(x, sharding) for x in (
         rng.normal(scale=60, size=(b, s, s, 3)).astype(np.float32),
         rng.integers(0, spec.num_classes, b).astype(np.int32),
@@ -140,14 +139,14 @@ def main(argv):
   stats = preprocess.statistics(
       np.full((r, r, 3), 120, np.float32), np.array([0.02, 0.005, 0.001]),
       np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0])
-  step_fn = train_lib.make_train_step(config, spec, mesh, stats)
+  step_fn = steps.make_train_step(config, spec, mesh, stats)
   host = _host_batches(config, spec.num_classes, 4)
   resident = [to_global(x) for x in host]
   device = report('uint8 batches on the devices',
                   *_time(step_fn, (state.params, state.opt_state),
                          itertools.cycle(resident), lr))
   # The step donated the params; start again from fresh ones.
-  state = train_lib.initial_state(config, spec, mesh)
+  state = trainer.initial_state(config, spec, mesh)
   fed = report('uint8 host batches, prefetched',
                *_time(step_fn, (state.params, state.opt_state),
                       prefetch.prefetch(itertools.cycle(host), to_global),

@@ -40,8 +40,8 @@ default serves large blocks by fresh `mmap`s and unmaps them on free, so
 each run pays a page fault per 4 KiB it touches: the peer on its
 activations (torch's step 21-24 images/s on the 2-core AVX-512 CPU, and
 how many faults depended on what ran before in the process), zfjax on the
-temporary block of each XLA program (see zfjax/host_memory.py).
-`keep` (default): every process calls `host_memory.keep_freed_memory()`
+temporary block of each XLA program (see zfjax/runtime.py).
+`keep` (default): every process calls `runtime.configure()` first,
 before numpy's, torch's and XLA's threads start, as `train.py` and
 `visualize.py` do on a CPU host: freed memory is kept for reuse, which is
 also what a pooling allocator (jemalloc, tcmalloc) gives torch: each side
@@ -65,21 +65,21 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 
-from zfjax import host_memory  # noqa: E402
-from zfjax import xla_cpu  # noqa: E402
+from zfjax import runtime  # noqa: E402
 
 # Set by main for the process that runs one row, and so for its two side
 # workers (the --malloc choice).
 ROW_MALLOC = 'VS_CAPTUM_ROW_MALLOC'
-if os.environ.get(ROW_MALLOC) == 'keep':
-  # First, before numpy's, torch's and XLA's threads start.
-  if not host_memory.keep_freed_memory():
-    sys.exit('error: glibc did not take host_memory.keep_freed_memory(): '
-             'run with --malloc as_is')
-# As zfjax's entry points do. A flag already in XLA_FLAGS wins: to time
-# YNNPACK's convolutions, run with XLA_FLAGS set to
+if os.environ.get(ROW_MALLOC) == 'as_is':
+  os.environ[runtime.MALLOC_ENV] = 'glibc'  # configure() leaves it alone
+# First, before numpy's, torch's and XLA's threads start, as zfjax's entry
+# points do. A flag already in XLA_FLAGS wins: to time YNNPACK's
+# convolutions, run with XLA_FLAGS set to
 # --xla_cpu_experimental_ynn_fusion_type=+individual_convolution
-xla_cpu.use_eigen_convolutions()
+_SETTINGS = runtime.configure()
+if os.environ.get(ROW_MALLOC) == 'keep' and not _SETTINGS.kept_memory:
+  sys.exit('error: glibc did not keep freed memory (runtime.configure()): '
+           'run with --malloc as_is')
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 try:
@@ -95,7 +95,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import forward_formulations  # noqa: E402
-from zfjax import deconv, incremental, models, occlusion, specs  # noqa: E402
+from zfjax.analyses import deconv, incremental, occlusion  # noqa: E402
+from zfjax.networks import models, specs  # noqa: E402
 
 ROWS = ('occlusion', 'occlusion8', 'chunk', 'deconv', 'forward', 'step')
 
@@ -296,7 +297,7 @@ def _chunk_program(params, spec, chunk: int):
                           stop_before=spec.conv_names[-1])
   layer = spec.conv_names[-1]
   # pylint: disable=protected-access
-  _, _, clean = occlusion._clean_pass(params, image, spec, layer, plan.zone)
+  _, clean, _ = occlusion._clean_pass(params, image, spec, layer, plan.zone)
   args = (params, image, jnp.zeros(1, jnp.int32), jnp.zeros(1, jnp.int32),
           jnp.zeros((224, 224, 3)), clean, jnp.asarray(jobs),
           jnp.asarray(plan.starts), jnp.int32(0))
@@ -438,7 +439,7 @@ def run_rows(args) -> None:
       f'{os.cpu_count()} CPU cores; torch {torch.__version__} '
       f'({torch.get_num_threads()} threads), captum {captum.__version__}; '
       f'malloc {args.malloc}; XLA CPU convolutions from '
-      f'{"YNNPACK" if xla_cpu.ynn_convolutions() else "Eigen"}; each side in '
+      f'{"YNNPACK" if runtime.ynn_convolutions() else "Eigen"}; each side in '
       f'a process of its own')
   say(f'same network: max |logit difference| '
       f'{np.abs(ours - theirs).max():.2e} (logits up to '

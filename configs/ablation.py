@@ -8,7 +8,7 @@ the names below:
 
 e.g. `--config configs/ablation.py:alexnet_remove34`. Each variant is its
 base config (configs/alexnet_imagenet.py or configs/zfnet_imagenet.py) with
-another `model`, a spec of the same name in zfjax/specs.py; settings,
+another `model`, a spec of the same name in zfjax/networks/specs.py; settings,
 hardware notes and time are the base's.
 
 Expected results (ZF Table 3: train top-1 / validation top-1 / top-5 error, %):

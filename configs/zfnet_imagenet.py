@@ -1,7 +1,7 @@
 r"""ZFNet (ZF Fig. 3) on ImageNet 2012 with the paper's settings (ZF §3).
 
 Command (ImageNet must already be prepared for TFDS in --config.data_dir;
-TFDS cannot download it, see the README):
+TFDS cannot download it, see docs/data.md):
 
   python train.py --config configs/zfnet_imagenet.py --workdir workdir/zfnet \
       --config.data_dir=$HOME/tensorflow_datasets
@@ -26,15 +26,15 @@ images/s), i.e. 34-50 hours per epoch of 10,009 steps: a CPU is for trying
 the command, not for training. No GPU figure was measured yet (the
 benchmark prints one on any device).
 
-On a GPU, prepare and read the stored 256-px form (README, "ImageNet
+On a GPU, prepare and read the stored 256-px form (docs/data.md, "ImageNet
 2012" step 4) and consider bfloat16:
 
-  python -m zfjax.input_pipeline --dataset=imagenet2012 --stored
+  python -m zfjax prepare --dataset=imagenet2012 --stored
   python train.py --config configs/zfnet_imagenet.py --workdir workdir/zfnet \
       --config.stored_images=True --config.compute_dtype=bfloat16
 
 The trainer sends uint8 crops and finishes the preprocessing in the step
-(README, "Feeding the accelerator"). Input pipeline on the shared 2-core
+(docs/data.md, "Feeding the accelerator"). Input pipeline on the shared 2-core
 CPU, 2026-11-25 (benchmarks/input_pipeline_throughput.py, under heavy load
 from other jobs): `train (stored 256)` 249 and 110 images/s/core in two
 runs, 6.8x and 3.5x the full-size `train` row of the same run (37 and 31).

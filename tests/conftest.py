@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from typing import NamedTuple
 
-from zfjax import xla_cpu
+from zfjax import runtime
 
-# Before JAX starts, as train.py and visualize.py run: tests compare their
-# subprocesses' results with this process's bit for bit, and XLA_FLAGS
-# passes the same setting on to them.
-xla_cpu.use_eigen_convolutions()
+# First, as every entry point: tests compare their subprocesses' results
+# with this process's bit for bit, and XLA_FLAGS passes the same setting on
+# to them.
+runtime.configure()
 
 # pylint: disable=g-import-not-at-top,wrong-import-position
 import jax
@@ -24,7 +24,8 @@ import numpy as np
 import optax
 import pytest
 
-from zfjax import input_pipeline, models, specs
+from zfjax.data import pipeline
+from zfjax.networks import models, specs
 
 # Enough examples for clearly-better-than-chance accuracy after a minute of
 # training; 40 validation images per class for per-class checks.
@@ -48,14 +49,14 @@ class TrainedShapesModel(NamedTuple):
 def shapes_config(tmp_path_factory) -> ml_collections.ConfigDict:
   """The built-in data set, 64x64 images (56x56 crops), 4800 train and 480
   validation examples, rendered once into a session temporary directory."""
-  config = input_pipeline.default_data_config('zfjax_shapes')
+  config = pipeline.default_data_config('zfjax_shapes')
   config.data_dir = str(tmp_path_factory.mktemp('tfds'))
   config.shapes.num_train = NUM_TRAIN
   config.shapes.num_eval = NUM_EVAL
   config.batch_size = BATCH
   config.shuffle_buffer = NUM_TRAIN
   # Renders the examples and caches the mean image.
-  input_pipeline.mean_image(config)
+  pipeline.prepare(config)
   return config
 
 
@@ -65,7 +66,7 @@ def trained_shapes_model(shapes_config) -> TrainedShapesModel:
   epochs (about a minute on two idle cores); asserts at least 60% validation
   accuracy (chance is 1/12)."""
   config = shapes_config
-  info = input_pipeline.dataset_info(config)
+  info = pipeline.DataSource(config).info
   spec = specs.get_spec('zfnet_small', info.num_classes)
   params = models.init_params(jax.random.key(0), spec, config.crop_size,
                               weight_std=None)
@@ -87,13 +88,13 @@ def trained_shapes_model(shapes_config) -> TrainedShapesModel:
 
   start = time.time()
   for epoch in range(EPOCHS):
-    for batch in input_pipeline.train_batches(config, epoch=epoch, seed=0):
+    for batch in pipeline.DataSource(config).train_batches(epoch=epoch, seed=0):
       params, opt_state = step(params, opt_state, batch.images, batch.labels)
   seconds = time.time() - start
 
   predict = jax.jit(lambda p, x: models.apply(p, x, spec).argmax(-1))
   hits = total = 0
-  for batch in input_pipeline.eval_batches(config, 'validation',
+  for batch in pipeline.DataSource(config).eval_batches('validation',
                                            batch_size=240):
     hits += int(np.sum((np.asarray(predict(params, batch.images))
                         == batch.labels) & batch.mask))

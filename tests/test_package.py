@@ -24,23 +24,31 @@ USE = r'''
 import os, subprocess, sys
 import numpy as np
 import zfjax
-from zfjax import checkpointing, convert, models
-from configs import synthetic
-assert synthetic.get_config().model == 'zfnet_small'
+from zfjax.networks import convert, models
+from zfjax.commands import convert as convert_command
+try:
+  import configs  # the checkout's configs are not installed
+  print('configs installed at', configs.__path__)
+except ImportError:
+  pass
 print('zfjax from', os.path.dirname(zfjax.__file__))
 spec = models.get_spec('alexnet_torchvision')
 state = {}
 rng = np.random.default_rng(0)
 for name, shape in convert.torchvision_shapes(spec).items():
   state[name] = rng.standard_normal(shape, np.float32) * np.float32(0.01)
-convert.write_workdir(convert.torchvision_alexnet(state), 'converted')
-model = checkpointing.load_trained('converted')
+convert_command.write_workdir(convert.torchvision_alexnet(state), 'converted')
+model = zfjax.load_run('converted')
 print('params', models.param_count(model.params))
 np.testing.assert_allclose(
     np.asarray(model.params['fc7']['kernel']), state['classifier.4.weight'].T)
-cli = subprocess.run([sys.executable, '-m', 'zfjax.convert', 'absent.pth',
+cli = subprocess.run([sys.executable, '-m', 'zfjax', 'convert', 'absent.pth',
                       'out'], capture_output=True, text=True)
-print('cli', cli.returncode, cli.stderr.strip())
+print('cli', cli.returncode, cli.stderr.strip().splitlines()[-1])
+shown = subprocess.run([sys.executable, '-m', 'zfjax', 'visualize',
+                        '--workdir', 'converted', 'filters'],
+                       capture_output=True, text=True)
+print('visualize', shown.returncode, shown.stdout.strip().splitlines()[-1])
 '''
 
 
@@ -68,7 +76,7 @@ def test_pip_install_then_use_from_outside(tmp_path):
   source = tmp_path / 'source'
   source.mkdir()
   ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
-  for name in ('zfjax', 'configs'):
+  for name in ('zfjax', 'configs'):  # configs: there, but not installed
     shutil.copytree(ROOT / name, source / name, ignore=ignore)
   for name in ('pyproject.toml', 'README.md'):
     shutil.copy(ROOT / name, source / name)
@@ -104,4 +112,5 @@ def test_pip_install_then_use_from_outside(tmp_path):
   assert lines[0] == f'zfjax from {new_site}/zfjax'
   assert lines[1] == 'params 61100840'
   assert lines[2].startswith('cli 2 error: absent.pth does not exist')
+  assert lines[3] == 'visualize 0 converted/figures/filters_conv1.png'
   assert (outside / 'converted' / 'config.json').exists()

@@ -1,0 +1,220 @@
+"""Correspondence (Table 1): Delta against brute force and hand-checked cases."""
+
+import itertools
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from zfjax.analyses import correspondence
+from zfjax.data import pipeline, shapes
+from zfjax.networks import models, specs
+from zfjax.errors import ZfjaxError
+from zfjax.figures import tables
+
+TINY = specs.Spec('tiny', (
+    specs.Conv('conv1', 4, 3, stride=2, padding=1),
+    specs.MaxPool('pool1', 3, 2, (0, 1)),
+    specs.Conv('conv2', 6, 3, padding=1),
+    specs.MaxPool('pool2', 3, 2),
+    specs.Dense('fc3', 8),
+    specs.Dense('fc4', 3, relu=False),
+), 16)
+
+
+def _prep(config):
+  """The preprocessing of `config`'s data (its mean image)."""
+  return pipeline.DataSource(config).preprocessing
+
+
+def brute_force_pairs(eps):
+  """Hamming distance of signs over every ordered pair, counted one by one."""
+  n, d = eps.shape
+  sign = lambda v: 1 if v > 0 else (-1 if v < 0 else 0)  # noqa: E731
+  values = []
+  for i, j in itertools.permutations(range(n), 2):
+    values.append(sum(sign(eps[i, k]) != sign(eps[j, k]) for k in range(d))
+                  / d)
+  return np.array(values)
+
+
+@pytest.mark.parametrize('eps, want', [
+    ([[1., -2., 0., 3.], [2., -1., 0., 5.]], 0.0),      # same signs
+    ([[1., -1., 0., 2.], [1., 1., 0., -3.]], 0.5),      # 2 of 4 flip
+    ([[0., 0.], [1., -1.]], 1.0),                       # zero differs from +-1
+    ([[1., 1.], [1., -1.], [-1., -1.]], 2 / 3),         # pairs 1/2, 1, 1/2
+])
+def test_delta_hand_checked(eps, want):
+  assert float(correspondence.delta(np.array(eps))) == pytest.approx(want)
+
+
+def test_three_vector_spread_by_hand():
+  values = correspondence.pair_disagreement(
+      np.array([[1., 1.], [1., -1.], [-1., -1.]]))
+  np.testing.assert_allclose(values, [0.5, 1.0, 0.5])
+  # Paper's unnormalised sum over ordered pairs: 2 * (1 + 2 + 1) = 8 flips,
+  # over D = 2 and n (n - 1) = 6 pairs.
+  assert float(np.mean(values)) == pytest.approx(8 / (2 * 6))
+  assert float(np.std(values)) == pytest.approx(np.sqrt(1 / 18))
+
+
+def test_delta_matches_brute_force_on_random_vectors():
+  rng = np.random.default_rng(0)
+  for n, d in [(2, 7), (5, 40), (6, 13)]:
+    # Integers make exact zeros common, as rectified features do.
+    eps = rng.integers(-2, 3, (n, d)).astype(np.float32)
+    want = brute_force_pairs(eps)
+    got = np.asarray(correspondence.pair_disagreement(eps))
+    # Ordered pairs repeat each unordered one: same mean and spread.
+    assert float(correspondence.delta(eps)) == pytest.approx(want.mean())
+    assert got.std() == pytest.approx(want.std())
+    np.testing.assert_allclose(np.sort(np.repeat(got, 2)), np.sort(want),
+                               atol=1e-6)
+
+
+def test_random_boxes_lie_on_the_object_and_have_the_size():
+  rng = np.random.default_rng(0)
+  objects = np.array([[10, 20, 40, 50], [0, 0, 64, 64], [5, 5, 12, 30]] * 50)
+  sizes = np.array([[8, 6], [16, 16], [10, 4]] * 50)
+  boxes = correspondence.random_boxes(rng, objects, sizes)
+  np.testing.assert_array_equal(boxes[:, 2:] - boxes[:, :2], sizes)
+  fits = sizes <= objects[:, 2:] - objects[:, :2]
+  inside = ((boxes[:, :2] >= objects[:, :2]) & (boxes[:, 2:] <= objects[:, 2:]))
+  assert inside[fits].all()
+  # 10 pixels do not fit in 7 rows: centred on the object instead.
+  np.testing.assert_array_equal(boxes[2::3, 0], 5 + (7 - 10) // 2)
+  # Uniform: the corners spread over the room there is.
+  assert len(np.unique(boxes[0::3, 0])) > 10
+  again = correspondence.random_boxes(np.random.default_rng(0), objects, sizes)
+  np.testing.assert_array_equal(boxes, again)
+
+
+def test_table_matches_masking_by_hand():
+  """One set of 3 images, one part: numpy masking, numpy Hamming."""
+  params = models.init_params(jax.random.PRNGKey(0), TINY, weight_std=None,
+                              bias_value=0.1)
+  rng = np.random.default_rng(1)
+  images = rng.normal(scale=60, size=(3, 16, 16, 3)).astype(np.float32)
+  boxes = np.array([[[2, 3, 7, 9]], [[0, 0, 4, 4]], [[10, 12, 16, 16]]])
+  data = correspondence.PartImages(
+      images=images, part_names=('eye',), part_boxes=boxes.astype(np.int32),
+      object_boxes=np.array([[0, 0, 16, 16]] * 3, np.int32),
+      labels=np.zeros(3, np.int32))
+  table = correspondence.correspondence_table(params, TINY, data,
+                                              layers=('conv2', 'fc3'),
+                                              set_size=3)
+  assert table.locations == ('eye', 'random')
+  assert table.layers == ('conv2', 'fc3')
+  masked = images.copy()
+  for i, (y0, x0, y1, x1) in enumerate(boxes[:, 0]):
+    masked[i, y0:y1, x0:x1] = 0.0
+  for k, layer in enumerate(('conv2', 'fc3')):
+    eps = (np.asarray(models.features(params, images, TINY, layer))
+           - np.asarray(models.features(params, masked, TINY, layer)))
+    want = brute_force_pairs(eps.reshape(3, -1))
+    assert table.mean[0, k] == pytest.approx(want.mean(), abs=1e-6)
+    assert table.std[0, k] == pytest.approx(want.std(), abs=1e-6)
+  assert ((table.mean >= 0) & (table.mean <= 1)).all()
+  assert 'random' in tables.format_correspondence(table)
+
+
+def test_default_layers_are_layer_5_and_7():
+  assert correspondence.default_layers(specs.get_spec('zfnet')) == ('conv5',
+                                                                    'fc7')
+  assert correspondence.default_layers(
+      specs.get_spec('alexnet_remove67')) == ('conv5',)
+
+
+@pytest.mark.parametrize('frontal', [False, True])
+def test_builtin_faces_boxes_are_the_generators(shapes_config, frontal):
+  """Part and object boxes in model-input pixels: the generator's boxes of
+  the scene shifted by the centre crop's margin; as stored, the images are
+  the evaluation inputs; frontal, the faces are upright and centred."""
+  data = correspondence.builtin_faces(shapes_config, _prep(shapes_config),
+                                      num_images=6,
+                                      frontal=frontal)
+  label = shapes.CLASS_NAMES.index('round_face')
+  assert data.part_names == ('left_eye', 'right_eye', 'nose')
+  assert (data.labels == label).all()
+  margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
+  indices = label + np.arange(6) * shapes.NUM_CLASSES
+  if not frontal:
+    stored = pipeline.DataSource(shapes_config).load_examples('validation',
+                                          indices)
+    np.testing.assert_allclose(data.images, stored.images, atol=1e-3)
+  for n, index in enumerate(indices):
+    _, _, scene = shapes.example('validation', index, 64)
+    if frontal:
+      scene = scene._replace(center=np.array([0.5, 0.5]), angle_deg=0.0,
+                             radius=data_radius(shapes_config, indices))
+    rendered = shapes.render(scene, 64)
+    for p, name in enumerate(data.part_names):
+      np.testing.assert_array_equal(data.part_boxes[n, p],
+                                    rendered.parts[name] - margin)
+    np.testing.assert_array_equal(data.object_boxes[n],
+                                  rendered.box - margin)
+  if frontal:
+    # Upright and centred: the eyes level, mirror images about the centre.
+    eyes = data.part_boxes[:, :2]
+    np.testing.assert_array_equal(eyes[:, 0, [0, 2]], eyes[:, 1, [0, 2]])
+    centre = shapes_config.crop_size
+    np.testing.assert_array_equal(eyes[:, 0, 1] + eyes[:, 1, 3], centre)
+
+
+def data_radius(config, indices):
+  return float(np.median([shapes.example('validation', i, 64)[2].radius
+                          for i in indices]))
+
+
+def test_part_files_json_and_csv(shapes_config, tmp_path):
+  """Your images described in JSON (keypoints + mask size) or CSV (boxes)
+  give the same boxes, mapped through the centre crop."""
+  margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
+  entries, rows = [], ['path,part,y0,x0,y1,x1']
+  for i in range(3):
+    image, _, _ = shapes.example('validation', i, 64)
+    (tmp_path / f'im{i}.png').write_bytes(shapes.encode_png(image))
+    eye, nose = (20 + i, 22), (30, 31 + i)
+    entries.append({'path': f'im{i}.png', 'parts': {'eye': eye, 'nose': nose},
+                    'object': [10, 10, 50, 54]})
+    rows += [f'im{i}.png,eye,{eye[0] - 3},{eye[1] - 3},{eye[0] + 3},'
+             f'{eye[1] + 3}', f'im{i}.png,nose,{nose[0]},{nose[1]},,',
+             f'im{i}.png,object,10,10,50,54']
+  (tmp_path / 'parts.json').write_text(json.dumps({'mask_size': 6,
+                                                   'images': entries}))
+  (tmp_path / 'parts.csv').write_text('\n'.join(rows) + '\n')
+  from_json = correspondence.load_part_file(str(tmp_path / 'parts.json'),
+                                            _prep(shapes_config))
+  from_csv = correspondence.load_part_file(str(tmp_path / 'parts.csv'),
+                                           _prep(shapes_config), mask_size=6)
+  stored = pipeline.DataSource(shapes_config).load_examples('validation', [0, 1, 2])
+  for data in (from_json, from_csv):
+    assert data.part_names == ('eye', 'nose')
+    np.testing.assert_allclose(data.images, stored.images, atol=1e-3)
+    for i in range(3):
+      np.testing.assert_array_equal(
+          data.part_boxes[i, 0], np.array([17 + i, 19, 23 + i, 25]) - margin)
+      np.testing.assert_array_equal(
+          data.part_boxes[i, 1], np.array([27, 28 + i, 33, 34 + i]) - margin)
+      np.testing.assert_array_equal(data.object_boxes[i],
+                                    np.array([10, 10, 50, 54]) - margin)
+  with pytest.raises(ZfjaxError, match='mask size'):
+    correspondence.load_part_file(str(tmp_path / 'parts.csv'),
+                                  _prep(shapes_config))
+
+
+def test_builtin_face_table(trained_shapes_model):
+  """The table on the trained model: fractions in [0, 1], one row per part
+  and the random row; printed for the record."""
+  model = trained_shapes_model
+  data = correspondence.builtin_faces(model.config, _prep(model.config),
+                                      num_images=20)
+  table = correspondence.correspondence_table(model.params, model.spec, data,
+                                              num_sets=4, seed=0)
+  print(tables.format_correspondence(table))
+  assert table.locations == data.part_names + ('random',)
+  assert table.layers == ('conv5', 'fc7')
+  assert ((table.mean > 0) & (table.mean < 1)).all()
+  assert (table.std >= 0).all()
+  assert table.num_pairs == 4 * 10

@@ -1,0 +1,208 @@
+"""The built-in data set: determinism, boxes against pixels, difficulty."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zfjax.data import shapes
+
+_GREY = 128.0
+
+
+def _plain(scene, body, detail):
+  """The scene on a flat grey background, its object in the given colours.
+
+  With the background known, a pixel's value gives the coverage of the
+  object there, independently of how the renderer computes boxes.
+  """
+  return scene._replace(
+      background=np.full(3, _GREY), grid=np.zeros_like(scene.grid),
+      grating=np.zeros(4), clutter=np.zeros((0, 6)),
+      clutter_colors=np.zeros((0, 3)), body_color=np.asarray(body, float),
+      detail_color=np.asarray(detail, float))
+
+
+def _coverage(scene, size, role):
+  """Per-pixel coverage in [0, 1] of the parts of one colour role."""
+  white, black = (255.0,) * 3, (0.0,) * 3
+  if role == 'object':
+    hi, lo = _plain(scene, white, white), _plain(scene, black, black)
+  else:  # detail parts only; the body stays grey
+    grey = (_GREY,) * 3
+    hi, lo = _plain(scene, grey, white), _plain(scene, grey, black)
+  diff = (shapes.render(hi, size).image.astype(float)
+          - shapes.render(lo, size).image.astype(float))
+  return diff.mean(axis=-1) / 255.0
+
+
+def _tight_box(mask):
+  rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+  return rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
+
+
+def test_catalogue():
+  assert shapes.NUM_CLASSES >= 10
+  assert len(shapes.CLASS_NAMES) == len(set(shapes.CLASS_NAMES))
+  assert len(shapes.PART_NAMES) == shapes.NUM_CLASSES
+  for c in shapes.FACE_CLASSES:
+    names = set(shapes.PART_NAMES[c])
+    assert {'left_eye', 'right_eye'} <= names
+    assert names & {'nose', 'mouth'}
+  assert all(len(p) >= 2 for p in shapes.PART_NAMES)
+
+
+def test_same_seed_same_bytes():
+  for split in shapes.SPLITS:
+    for index in (0, 7, 1234):
+      a, label_a, _ = shapes.example(split, index, 64)
+      b, label_b, _ = shapes.example(split, index, 64)
+      assert label_a == label_b == index % shapes.NUM_CLASSES
+      assert shapes.encode_png(a) == shapes.encode_png(b)
+  a = shapes.example('train', 3, 64)[0]
+  assert not np.array_equal(a, shapes.example('train', 3, 64, seed=1)[0])
+  assert not np.array_equal(a, shapes.example('validation', 3, 64)[0])
+
+
+def test_prepared_split_holds_the_examples_byte_for_byte(tmp_path,
+                                                         monkeypatch):
+  """The TFDS builder, with chunks small enough that several worker
+  processes take turns, stores example i of each split at position i."""
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from zfjax.data import shapes_dataset  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(shapes_dataset, '_CHUNK', 4)
+  builder = shapes_dataset.builder(32, 30, 9, seed=3, data_dir=str(tmp_path))
+  builder.download_and_prepare()
+  for split, n in (('train', 30), ('validation', 9)):
+    ds = builder.as_dataset(split, decoders={'image': tfds.decode.SkipDecoding()})
+    stored = list(ds.as_numpy_iterator())
+    assert len(stored) == n
+    for i, ex in enumerate(stored):
+      image, label, scene = shapes.example(split, i, 32, seed=3)
+      assert ex['image'] == shapes.encode_png(image)
+      assert ex['label'] == label
+      truth = shapes.render(scene, 32)
+      np.testing.assert_array_equal(ex['bbox'], truth.box)
+      np.testing.assert_array_equal(ex['part_boxes'],
+                                    shapes.part_box_array(label, truth.parts))
+
+
+def test_png_decodes_to_the_pixels():
+  image = shapes.example('train', 5, 48)[0]
+  decoded = np.asarray(Image.open(io.BytesIO(shapes.encode_png(image))))
+  np.testing.assert_array_equal(decoded, image)
+
+
+@pytest.mark.parametrize('size', [32, 64, 160])
+def test_object_box_is_the_covered_pixels(size):
+  for index in range(2 * shapes.NUM_CLASSES):
+    _, _, scene = shapes.example('train', index, size)
+    rendered = shapes.render(scene, size)
+    covered = _coverage(scene, size, 'object')
+    # Coverage 0.5 is the boundary; rounding moves values by 1/255.
+    box = rendered.box
+    surely, maybe = _tight_box(covered > 0.51), _tight_box(covered > 0.49)
+    assert maybe[0] <= box[0] <= surely[0] and maybe[1] <= box[1] <= surely[1]
+    assert surely[2] <= box[2] <= maybe[2] and surely[3] <= box[3] <= maybe[3]
+    # Inside the disc of the scene's ground-truth centre and radius.
+    cy, cx = scene.center * size
+    r = scene.radius * size
+    assert box[0] >= np.floor(cy - r) and box[2] <= np.ceil(cy + r)
+    assert box[1] >= np.floor(cx - r) and box[3] <= np.ceil(cx + r)
+    # And inside the central 7/8 of the image, the eval centre crop.
+    assert box.min() >= size // 16 and box.max() <= size - size // 16
+
+
+def test_part_boxes_lie_on_their_parts():
+  size = 64
+  for label in range(shapes.NUM_CLASSES):
+    scene = shapes.sample_scene(100 + label, label, size)
+    rendered = shapes.render(scene, size)
+    obj = rendered.box
+    assert list(rendered.parts) == list(shapes.PART_NAMES[label])
+    for box in rendered.parts.values():
+      assert box[0] < box[2] and box[1] < box[3]
+      assert obj[0] <= box[0] and obj[1] <= box[1]
+      assert box[2] <= obj[2] and box[3] <= obj[3]
+  # Face parts (all detail-coloured and apart from each other): each box is
+  # exactly the pixels of its part.
+  for label in shapes.FACE_CLASSES:
+    for seed in range(5):
+      scene = shapes.sample_scene(seed, label, size)
+      parts = shapes.render(scene, size).parts
+      detail = _coverage(scene, size, 'detail')
+      for name in ('left_eye', 'right_eye', 'nose', 'mouth'):
+        if name not in parts:
+          continue
+        y0, x0, y1, x1 = parts[name]
+        # Detail pixels touch all four sides of the box and none lie on the
+        # one-pixel ring around it (faces sit well inside the image).
+        box = detail[y0:y1, x0:x1] > 0.49
+        assert box[0].any() and box[-1].any()
+        assert box[:, 0].any() and box[:, -1].any()
+        ring = detail[y0 - 1:y1 + 1, x0 - 1:x1 + 1] > 0.51
+        ring[1:-1, 1:-1] = False
+        assert not ring.any()
+      # The left eye is on the image's left when the face is upright.
+      upright = shapes.render(scene._replace(angle_deg=0.0), size).parts
+      assert upright['left_eye'][1] < upright['right_eye'][1]
+
+
+def test_render_transforms_move_the_object():
+  size = 64
+  _, _, scene = shapes.example('validation', 9, size)
+  base = shapes.render(scene, size)
+  np.testing.assert_array_equal(shapes.render(scene, size).image, base.image)
+  moved = shapes.render(scene, size, dy=3)
+  np.testing.assert_array_equal(moved.box, base.box + [3, 0, 3, 0])
+  for name, box in base.parts.items():
+    np.testing.assert_array_equal(moved.parts[name], box + [3, 0, 3, 0])
+  bigger = shapes.render(scene, size, scale=1.3).box
+  for axis in (0, 1):
+    grown = bigger[axis + 2] - bigger[axis]
+    assert abs(grown - 1.3 * (base.box[axis + 2] - base.box[axis])) <= 2.5
+  turned = shapes.render(scene, size, angle_deg=90).box
+  h, w = base.box[2] - base.box[0], base.box[3] - base.box[1]
+  assert abs((turned[2] - turned[0]) - w) <= 3
+  assert abs((turned[3] - turned[1]) - h) <= 3
+  # The background is not part of the transform.
+  gone = shapes.render(scene, size, dy=10 * size)
+  np.testing.assert_array_equal(gone.box, np.zeros(4))
+  outside = np.ones((size, size), bool)
+  outside[base.box[0] - 1:base.box[2] + 1, base.box[1] - 1:base.box[3] + 1] = False
+  np.testing.assert_array_equal(gone.image[outside], base.image[outside])
+
+
+def test_colour_and_brightness_carry_no_label():
+  """Per-class mean colour of the whole image is the same for all classes."""
+  n = 40
+  means = np.array([[shapes.example('train', c + shapes.NUM_CLASSES * i, 32)[0]
+                     .mean(axis=(0, 1)) for i in range(n)]
+                    for c in range(shapes.NUM_CLASSES)])  # (C, n, 3)
+  class_means = means.mean(axis=1)
+  standard_error = means.std(axis=1).mean() / np.sqrt(n)
+  assert np.abs(class_means - class_means.mean(0)).max() < 4 * standard_error
+
+
+def test_linear_classifier_on_pixels_stays_below_half():
+  """Ridge regression on raw pixels (the best penalty chosen on validation,
+  which favours the probe) must stay at or below 50% validation accuracy."""
+  size, num_train, num_val = 32, 3000, 600
+  def load(split, n):
+    x = np.stack([shapes.example(split, i, size)[0] for i in range(n)])
+    return (x.reshape(n, -1).astype(np.float64) / 255.0,
+            np.arange(n) % shapes.NUM_CLASSES)
+  x_train, y_train = load('train', num_train)
+  x_val, y_val = load('validation', num_val)
+  centre = x_train.mean(axis=0)
+  x_train, x_val = x_train - centre, x_val - centre
+  targets = np.eye(shapes.NUM_CLASSES)[y_train]
+  gram, rhs = x_train.T @ x_train, x_train.T @ targets
+  accuracy = {}
+  for penalty in (1.0, 30.0, 1000.0, 30000.0):
+    weights = np.linalg.solve(gram + penalty * np.eye(len(gram)), rhs)
+    accuracy[penalty] = np.mean((x_val @ weights).argmax(1) == y_val)
+    if penalty == 1.0:  # the probe works: it fits its own training data
+      assert np.mean((x_train @ weights).argmax(1) == y_train) > 0.9
+  assert max(accuracy.values()) <= 0.5, accuracy

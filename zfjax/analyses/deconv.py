@@ -1,0 +1,385 @@
+"""The deconvnet (ZF §2.1): project one activation back to pixel space.
+
+Going down from a chosen conv layer, the layer table is walked in reverse:
+  Conv    -> rectify the signal (ReLU, if the layer has one), then filter it
+             with the layer's transposed filters (flipped vertically and
+             horizontally, in/out channels swapped): `layers.conv2d_transpose`;
+  MaxPool -> unpool with that image's switches from the forward trace;
+  LRN     -> identity: the deconvnet passes contrast normalisation through
+             unchanged (ZF do not invert it);
+  AdaptiveAvgPool -> the adjoint of the average (each value spread evenly
+             over its bin), as unpooling is max-pooling's adjoint; averaging
+             has no switches to keep. In torchvision's AlexNet it sits above
+             every conv layer, so projections never pass through it.
+No biases are used on the way down. A projection is not a sample from the
+model; it shows which structures of this image drove the activation.
+
+Everything here is a pure function of (params, trace) and jit/vmap-friendly:
+thousands of projections run as a few large batched programs.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from zfjax.networks import layers
+from zfjax.networks import models
+from zfjax.errors import ZfjaxError
+from zfjax.networks.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_shapes
+from zfjax.networks.specs import AdaptiveAvgPool, receptive_fields
+
+__all__ = ['backproject', 'project', 'project_units', 'project_map',
+           'forward_and_project', 'project_in_chunks', 'strongest_position',
+           'receptive_boxes', 'check_conv_layer']
+
+
+def check_conv_layer(spec: Spec, layer: str) -> Conv:
+  """The Conv record named `layer`; a ZfjaxError for any other name."""
+  record = spec.layer(layer)  # raises for unknown names
+  if not isinstance(record, Conv):
+    raise ZfjaxError(
+        f"layer '{layer}' of spec '{spec.name}' is not a conv layer; the "
+        f"deconvnet projects conv activations: {', '.join(spec.conv_names)}")
+  return record
+
+
+def _image_size(trace: models.Trace, spec: Spec, layer: str,
+                image_size: int | None) -> int:
+  size = spec.image_size if image_size is None else image_size
+  # Strided layers map several input sizes to one output size, so the trace
+  # cannot tell the input size; check that the stated one fits it.
+  expect = layer_shapes(spec, size)
+  for name in spec.conv_names:
+    got = tuple(trace.activations[name].shape[1:])
+    if got != expect[name]:
+      raise ZfjaxError(
+          f"the trace's {name} has shape {got}, not {expect[name]} as for "
+          f'{size}-pixel images; pass image_size= the size of the traced '
+          f'images')
+    if name == layer:
+      break
+  return size
+
+
+def backproject(params: models.Params, switches: dict[str, jax.Array],
+                spec: Spec, layer: str, maps: jax.Array,
+                image_size: int, *, dtype=None) -> jax.Array:
+  """Projects maps of `layer` down to pixel space through the deconvnet.
+
+  maps: (N, H, W, C) signals at the output of conv layer `layer` (after its
+  ReLU, before any pooling); switches: per MaxPool layer below it the
+  (N, Ho, Wo, C) int8 switches of the same N images. Returns (N, S, S, 3)
+  for S = `image_size` pixels, in the units of the image (pixel values per
+  unit of activation times filter weights). LRN layers are identity.
+  dtype: compute in this dtype (e.g. jnp.bfloat16, for display only: see
+  `project_units`); the result has the dtype of `maps`.
+  """
+  check_conv_layer(spec, layer)
+  in_shapes = input_shapes(spec, image_size)
+  x = maps if dtype is None else maps.astype(dtype)
+  for record in _down_from(spec, layer):
+    hw = in_shapes[record.name][:2]
+    if isinstance(record, Conv):
+      if record.relu:
+        x = layers.relu(x)
+      x = layers.conv2d_transpose(
+          x, params[record.name]['kernel'].astype(x.dtype),
+          stride=record.stride,
+          padding=record.padding, groups=record.groups, input_hw=hw)
+    elif isinstance(record, MaxPool):
+      x = layers.unpool(x, switches[record.name], input_hw=hw,
+                        window=record.window, stride=record.stride,
+                        padding=record.padding)
+    elif isinstance(record, AdaptiveAvgPool):
+      x = layers.adaptive_avg_unpool(x, input_hw=hw)
+    elif not isinstance(record, LRN):
+      raise ZfjaxError(f"spec '{spec.name}': cannot project through "
+                       f'{record.name}, a {type(record).__name__} layer')
+  return x.astype(maps.dtype)
+
+
+def _unit_seeds(acts: jax.Array, channel: jax.Array, y: jax.Array,
+                x: jax.Array) -> jax.Array:
+  """(N, H, W, C) maps that keep only acts[n, y[n], x[n], channel[n]]."""
+  _, h, w, c = acts.shape
+  keep = (jax.nn.one_hot(y, h, dtype=bool)[:, :, None, None]
+          & jax.nn.one_hot(x, w, dtype=bool)[:, None, :, None]
+          & jax.nn.one_hot(channel, c, dtype=bool)[:, None, None, :])
+  return jnp.where(keep, acts, 0)
+
+
+def _down_from(spec: Spec, layer: str) -> list:
+  """spec's layers from `layer` down to the first, the deconvnet's order."""
+  names = [l.name for l in spec.layers]
+  return list(reversed(spec.layers[:names.index(layer) + 1]))
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size',
+                                             'dtype'))
+def project_units(params: models.Params, trace: models.Trace, spec: Spec,
+                  layer: str, image: jax.Array, channel: jax.Array,
+                  y: jax.Array, x: jax.Array, *,
+                  image_size: int | None = None, dtype=None) -> jax.Array:
+  """Projections of M chosen activations of `layer`, any mix of images.
+
+  trace: from `models.forward_trace` on N images of `image_size` pixels
+  (default: the spec's). image, channel, y, x: int arrays (M,); selection m
+  is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
+  Each is seeded with its own value, every other activation of the layer
+  zero. Returns (M, S, S, 3) float32 pixel-space projections.
+  Where a unit reaches less than the whole image (ZFNet's conv5 at 224
+  pixels: 139 x 139), each layer is computed only in the window the unit
+  reaches: the same numbers (tested) for a fraction of the work.
+  dtype=jnp.bfloat16 runs the deconvnet in bfloat16, for display only:
+  after `grids.normalize_for_display` the tests hold it within 2 grey
+  levels of float32 (within 1% of the largest |projection|).
+  """
+  check_conv_layer(spec, layer)
+  size = _image_size(trace, spec, layer, image_size)
+  acts = trace.activations[layer][image]
+  windows = _windows(spec, layer, size)
+  if windows is None:
+    switches = {name: s[image] for name, s in trace.switches.items()}
+    return backproject(params, switches, spec, layer,
+                       _unit_seeds(acts, channel, y, x), size, dtype=dtype)
+  value = acts[jnp.arange(acts.shape[0]), y, x, channel]
+  corners = jax.vmap(functools.partial(_corners, spec, layer))(y, x)
+  chosen = _switch_windows(trace.switches, spec, layer, windows, image,
+                           corners)
+  return jax.vmap(functools.partial(
+      _project_window, params, spec=spec, layer=layer, image_size=size,
+      windows=windows, dtype=dtype))(chosen, corners, value, channel)
+
+
+def _corners(spec: Spec, layer: str, y: jax.Array, x: jax.Array
+             ) -> jax.Array:
+  """(L + 1, 2): the (top, left) corner of one unit's window at the output
+  of each layer from `layer` down (seed layer first), then at the image;
+  in each map's unpadded coordinates, so possibly outside it."""
+  top, left = y, x
+  corners = [(top, left)]
+  for record in _down_from(spec, layer):
+    if isinstance(record, (Conv, MaxPool)):
+      before = (record.padding if isinstance(record, Conv)
+                else record.padding[0])
+      top = record.stride * top - before
+      left = record.stride * left - before
+    corners.append((top, left))
+  return jnp.array(corners)
+
+
+def _switch_windows(switches: dict[str, jax.Array], spec: Spec, layer: str,
+                    windows: tuple[int, ...], image: jax.Array,
+                    corners: jax.Array) -> dict[str, jax.Array]:
+  """Per MaxPool below `layer`, the (M, n, n, C) int8 switches of each
+  unit's window at the pool's output (n its side there).
+
+  The traced images' switches stay unbatched, each unit slicing its window
+  out of its image's. The slices are made in a loop over the units, whose
+  output XLA keeps: sliced inside the projection's fused loops they would
+  cost every unpooled cell a gather per window cell.
+  """
+  sides = (1,) + windows  # window sides at each record's output
+  pools = [(i, record) for i, record in enumerate(_down_from(spec, layer))
+           if isinstance(record, MaxPool)]
+  padded = {}
+  for i, record in pools:
+    n = sides[i]
+    # Padded by the window's side, every corner slices in bounds.
+    padded[record.name] = jnp.pad(switches[record.name],
+                                  ((0, 0), (n, n), (n, n), (0, 0)))
+
+  def one(unit):
+    image, corners = unit
+    return {record.name: jax.lax.dynamic_slice(
+        padded[record.name],
+        (image, corners[i, 0] + sides[i], corners[i, 1] + sides[i], 0),
+        (1, sides[i], sides[i], padded[record.name].shape[-1]))[0]
+            for i, record in pools}
+
+  return jax.lax.map(one, (image, corners), batch_size=_UNITS_PER_SLICE_LOOP)
+
+
+_UNITS_PER_SLICE_LOOP = 32
+
+
+def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
+  """Side of the window that one unit of `layer` reaches at the input of
+  each layer from `layer` down (seed layer first), or None where the
+  windowed projection does not apply: a layer below with no window form
+  (AdaptiveAvgPool), or a unit that reaches the whole image anyway."""
+  side, sides = 1, []
+  for record in _down_from(spec, layer):
+    if isinstance(record, Conv):
+      side = record.stride * (side - 1) + record.kernel
+    elif isinstance(record, MaxPool):
+      side = record.stride * (side - 1) + record.window
+    elif not isinstance(record, LRN):
+      return None
+    sides.append(side)
+  return tuple(sides) if side < image_size else None
+
+
+def _project_window(params: models.Params, chosen: dict[str, jax.Array],
+                    corners: jax.Array, value: jax.Array, channel: jax.Array,
+                    *, spec: Spec, layer: str, image_size: int,
+                    windows: tuple[int, ...], dtype) -> jax.Array:
+  """`backproject` of one unit's seed, computed only inside the window of
+  each layer's input that the unit reaches: (S, S, 3), equal to the whole
+  computation (everything outside the windows is zero there).
+
+  chosen: the switches in the unit's window at each MaxPool's output
+  (`_switch_windows`); corners: the window's corners (`_corners`); value:
+  the unit's activation, channel its map. Windows may stick out of their
+  maps: what lands outside is zeroed after every layer, as the whole
+  computation crops it.
+  """
+  in_shapes = input_shapes(spec, image_size)
+  depth = spec.layer(layer).features
+  out_dtype = jnp.result_type(value)
+  signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
+  signal = signal.at[0, 0, 0, channel].set(value.astype(signal.dtype))
+  for i, (record, side) in enumerate(zip(_down_from(spec, layer), windows)):
+    if isinstance(record, Conv):
+      if record.relu:
+        signal = layers.relu(signal)
+      signal = layers.conv2d_transpose(
+          signal, params[record.name]['kernel'].astype(signal.dtype),
+          stride=record.stride, padding=0, groups=record.groups,
+          input_hw=(side, side))
+    elif isinstance(record, MaxPool):
+      signal = layers.unpool(signal, chosen[record.name][None],
+                             input_hw=(side, side), window=record.window,
+                             stride=record.stride)
+    top, left = corners[i + 1, 0], corners[i + 1, 1]
+    h, w = in_shapes[record.name][:2]
+    rows = top + jnp.arange(side)
+    cols = left + jnp.arange(side)
+    inside = (((rows >= 0) & (rows < h))[:, None]
+              & ((cols >= 0) & (cols < w))[None, :])
+    signal = jnp.where(inside[None, :, :, None], signal, 0)
+  # Into the image: each pixel reads its cell of the window (zeroed above
+  # where it falls outside the image), or is zero where the window does not
+  # reach; pasting the window into a zeroed canvas with a window's margin
+  # all round would write 5x the image's pixels.
+  side = windows[-1]
+  rows = jnp.arange(image_size) - top
+  cols = jnp.arange(image_size) - left
+  reached = (((rows >= 0) & (rows < side))[:, None]
+             & ((cols >= 0) & (cols < side))[None, :])
+  picked = signal[0][jnp.clip(rows, 0, side - 1)][:, jnp.clip(cols, 0,
+                                                              side - 1)]
+  return jnp.where(reached[:, :, None], picked, 0).astype(out_dtype)
+
+
+def project(params: models.Params, trace: models.Trace, spec: Spec,
+            layer: str, channel: jax.Array, y: jax.Array, x: jax.Array, *,
+            image_size: int | None = None) -> jax.Array:
+  """One projection per traced image: (N, S, S, 3) float32.
+
+  channel, y, x: int arrays (N,), the activation of `layer` to project for
+  each of the N traced images (its own value as seed, all else zero). For
+  several selections per image, `jax.vmap` over channel/y/x with the trace
+  held fixed, or use `project_units`.
+  """
+  n = trace.activations[check_conv_layer(spec, layer).name].shape[0]
+  return project_units(params, trace, spec, layer, jnp.arange(n),
+                       jnp.asarray(channel), jnp.asarray(y), jnp.asarray(x),
+                       image_size=image_size)
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size'))
+def project_map(params: models.Params, trace: models.Trace, spec: Spec,
+                layer: str, channel: jax.Array, *,
+                image_size: int | None = None) -> jax.Array:
+  """Projections of whole feature maps: (N, S, S, 3) float32.
+
+  channel: int (N,) or a scalar; for image n the whole map channel[n] of
+  `layer` is kept as it is and every other map zeroed (ZF Fig. 7 (c)).
+  """
+  check_conv_layer(spec, layer)
+  size = _image_size(trace, spec, layer, image_size)
+  acts = trace.activations[layer]
+  keep = jax.nn.one_hot(jnp.broadcast_to(channel, acts.shape[:1]),
+                        acts.shape[-1], dtype=bool)[:, None, None, :]
+  return backproject(params, trace.switches, spec, layer,
+                     jnp.where(keep, acts, 0), size)
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
+def forward_and_project(params: models.Params, images: jax.Array, spec: Spec,
+                        layer: str, channel: jax.Array, y: jax.Array,
+                        x: jax.Array) -> jax.Array:
+  """Forward pass of NHWC images (N, S, S, 3) and one projection per image.
+
+  The layers above `layer` are dead code under jit and never computed.
+  """
+  _, trace = models.forward_trace(params, images, spec)
+  return project(params, trace, spec, layer, channel, y, x,
+                 image_size=images.shape[1])
+
+
+def strongest_position(trace: models.Trace, layer: str,
+                       channel: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Where map `channel` (int (N,) or scalar) of `layer` peaks in each image.
+
+  Returns (y, x), int32 (N,) each; ties go to the first maximum in
+  row-major order.
+  """
+  if layer not in trace.activations:
+    raise ZfjaxError(f"layer '{layer}' has no traced activation; choose one "
+                     f"of {', '.join(trace.activations)}")
+  acts = trace.activations[layer]
+  if acts.ndim != 4:
+    raise ZfjaxError(f"layer '{layer}' is not spatial; choose a conv layer")
+  n, _, w, c = acts.shape
+  channel = jnp.broadcast_to(jnp.asarray(channel), (n,))
+  maps = jnp.take_along_axis(acts, channel[:, None, None, None], axis=3)
+  flat = jnp.argmax(maps.reshape(n, -1), axis=1)
+  return (flat // w).astype(jnp.int32), (flat % w).astype(jnp.int32)
+
+
+def _padded_slice(a: np.ndarray, start: int, size: int) -> np.ndarray:
+  """a[start:start + size], its last row repeated up to `size` rows."""
+  part = np.asarray(a[start:start + size])
+  return np.concatenate([part, np.repeat(part[-1:], size - len(part), 0)])
+
+
+def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
+                      layer: str, channel: np.ndarray, y: np.ndarray,
+                      x: np.ndarray, *, chunk_size: int = 32) -> np.ndarray:
+  """`forward_and_project` over many images, a fixed-size chunk at a time.
+
+  images: (M, S, S, 3) float32; channel, y, x: (M,). The last chunk is
+  padded so one compiled program serves all. Returns (M, S, S, 3) float32.
+  """
+  m, size = len(images), images.shape[1]
+  out = [np.zeros((0, size, size, 3), np.float32)]
+  for start in range(0, m, chunk_size):
+    chunk = [_padded_slice(a, start, chunk_size)
+             for a in (images, channel, y, x)]
+    out.append(np.asarray(forward_and_project(
+        params, chunk[0], spec, layer, *chunk[1:]))[:m - start])
+  return np.concatenate(out)
+
+
+def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
+                    image_size: int | None = None) -> np.ndarray:
+  """Pixel boxes (M, 4) int (y0, x0, y1, x1), end exclusive, of units (y, x).
+
+  The box holds every input pixel unit (y, x) of `layer` can see, and hence
+  every pixel its projection can touch; clipped to the image. Vectorised
+  `specs.receptive_box`.
+  """
+  size = spec.image_size if image_size is None else image_size
+  fields = receptive_fields(spec)
+  check_conv_layer(spec, layer)
+  rf = fields[layer]
+  y0 = rf.start + np.asarray(y, np.int64) * rf.jump
+  x0 = rf.start + np.asarray(x, np.int64) * rf.jump
+  return np.clip(np.stack([y0, x0, y0 + rf.size, x0 + rf.size], axis=-1), 0,
+                 size)

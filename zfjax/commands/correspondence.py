@@ -1,0 +1,72 @@
+"""`visualize.py correspondence` (ZF Table 1): does masking the same part
+change the features the same way in different images?"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+
+from zfjax.analyses import correspondence
+from zfjax.commands import common
+from zfjax.figures import tables
+from zfjax.training import workdirs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--parts_file', help='JSON or CSV file describing your '
+                      'images and their parts (docs/analyses.md); default: the '
+                      'built-in face-like class')
+  parser.add_argument('--mask_size', type=int, help='side in file pixels of '
+                      'the square masked around a keypoint')
+  parser.add_argument('--class_name', help='built-in face class (default: '
+                      'the first, eyes and nose)')
+  parser.add_argument('--parts', nargs='+', help='built-in parts to mask '
+                      '(default: every part smaller than a quarter of the '
+                      'object)')
+  parser.add_argument('--split', help='split of the built-in images '
+                      '(default: config.eval_split)')
+  parser.add_argument('--as_stored', action='store_true',
+                      help='built-in faces at their stored random position, '
+                      'size and tilt (default: re-rendered upright and '
+                      'centred, like the paper\'s frontal-pose dogs)')
+  parser.add_argument('--num_images', type=int, default=40,
+                      help='built-in images to draw the sets from')
+  parser.add_argument('--set_size', type=int, default=5,
+                      help='images per set (the paper: 5)')
+  parser.add_argument('--num_sets', type=int, default=10,
+                      help='seeded draws of the set, pairs pooled')
+  parser.add_argument('--layers', nargs='+', metavar='LAYER',
+                      help='feature layers (default: the last conv and the '
+                      'top hidden layer, the paper\'s 5 and 7)')
+  parser.add_argument('--seed', type=int, default=0)
+
+
+def correspondence_command(args: argparse.Namespace,
+                           run: workdirs.TrainedRun,
+                           out_dir: pathlib.Path) -> common.Paths:
+  """ZF Table 1: sign consistency of the feature change when the same part
+  is masked in different images, against random masks on the object.
+  Prints the table; writes correspondence.csv and correspondence.txt."""
+  if args.parts_file:
+    data = correspondence.load_part_file(args.parts_file, run.preprocessing,
+                                         mask_size=args.mask_size)
+    num_sets = 1 if len(data.images) == args.set_size else args.num_sets
+  else:
+    # Redrawn by the generator: no data set is read.
+    data = correspondence.builtin_faces(
+        run.config, run.preprocessing, class_name=args.class_name,
+        split=args.split,
+        num_images=args.num_images, parts=args.parts,
+        frontal=not args.as_stored)
+    num_sets = args.num_sets
+  table = correspondence.correspondence_table(
+      run.params, run.spec, data, layers=args.layers,
+      set_size=args.set_size, num_sets=num_sets, seed=args.seed)
+  text = tables.format_correspondence(table)
+  print(text)
+  txt = out_dir / 'correspondence.txt'
+  tmp = out_dir / 'correspondence.txt.tmp'
+  tmp.write_text(text + '\n')
+  tmp.replace(txt)
+  return [pathlib.Path(tables.write_correspondence_csv(
+      out_dir / 'correspondence.csv', table)), txt]

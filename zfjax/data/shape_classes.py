@@ -1,0 +1,268 @@
+"""The built-in data set's classes: objects made of named parts.
+
+Each class is a function of 4 jitter values in [-1, 1] (small per-example
+variations of the geometry) that returns the object's parts in drawing
+order, in the object's own frame (a disc of radius 1, y down, x right).
+`shapes` places, colours and renders them. The novel classes are the
+transfer experiment's (ZF §5.2): objects the built-in model never saw, made
+of the same kinds of parts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _circle(cy, cx, r):
+  return ('ellipse', cy, cx, r, r, 0.0)
+
+
+def _mirror(prim):
+  """The primitive reflected across the vertical axis x = 0."""
+  kind = prim[0]
+  if kind == 'poly':
+    return ('poly', tuple((y, -x) for y, x in prim[1]))
+  if kind in ('ellipse', 'box'):
+    return (kind, prim[1], -prim[2]) + prim[3:-1] + (-prim[-1],)
+  return (kind, prim[1], -prim[2]) + prim[3:]
+
+
+def _pair(name, prim):
+  """Left and right parts; left is the one at smaller x before rotation."""
+  return [(f'left_{name}', 'detail', [prim]),
+          (f'right_{name}', 'detail', [_mirror(prim)])]
+
+
+# Each class: a function of 4 jitter values in [-1, 1] (small per-example
+# variations of the geometry) returning the parts in drawing order as
+# (name, colour role, primitives). Primitives, in object units:
+#   ('ellipse', cy, cx, ry, rx, angle_rad)
+#   ('box', cy, cx, half_height, half_width, corner_radius, angle_rad)
+#   ('poly', ((y, x), ...))  convex, either winding
+#   ('ring', cy, cx, radius, half_width)
+# Named parts are never covered by parts drawn after them, so a part's box is
+# where it is visible. Every class is its own mirror image, so horizontal
+# flips keep labels.
+def _round_face(j):
+  eye = _circle(-0.25, -0.32 - 0.04 * j[0], 0.15 + 0.02 * j[1])
+  nose = ('poly', ((-0.02, 0.0), (0.3 + 0.05 * j[2], -0.15), (0.3 + 0.05 * j[2], 0.15)))
+  return ([('head', 'body', [('ellipse', 0.0, 0.0, 0.9, 0.8 + 0.05 * j[3], 0.0)])]
+          + _pair('eye', eye) + [('nose', 'detail', [nose])])
+
+
+def _square_face(j):
+  eye = _circle(-0.22, -0.3 - 0.04 * j[0], 0.14 + 0.02 * j[1])
+  mouth = ('box', 0.36 + 0.04 * j[2], 0.0, 0.07, 0.3 + 0.05 * j[3], 0.04, 0.0)
+  return ([('head', 'body', [('box', 0.0, 0.0, 0.68, 0.66, 0.16, 0.0)])]
+          + _pair('eye', eye) + [('mouth', 'detail', [mouth])])
+
+
+def _cat_face(j):
+  ear = ('poly', ((-0.9, -0.55 - 0.05 * j[0]), (-0.25, -0.68), (-0.38, -0.1)))
+  eye = _circle(0.08, -0.27 - 0.03 * j[1], 0.13 + 0.02 * j[2])
+  nose = ('poly', ((0.3, -0.1), (0.3, 0.1), (0.42 + 0.04 * j[3], 0.0)))
+  return ([('head', 'body', [_circle(0.15, 0.0, 0.7)]),
+           ('left_ear', 'body', [ear]),
+           ('right_ear', 'body', [_mirror(ear)])]
+          + _pair('eye', eye) + [('nose', 'detail', [nose])])
+
+
+def _house(j):
+  roof_base = -0.15 + 0.05 * j[0]
+  return [('walls', 'body', [('box', 0.3, 0.0, 0.45, 0.55 + 0.05 * j[1], 0.0, 0.0)]),
+          ('roof', 'detail', [('poly', ((-0.85, 0.0), (roof_base, -0.75),
+                                        (roof_base, 0.75)))]),
+          ('door', 'detail', [('box', 0.5, 0.0, 0.25, 0.13 + 0.03 * j[2], 0.0, 0.0)])]
+
+
+def _pine_tree(j):
+  top = ('poly', ((-0.92, 0.0), (-0.2, -0.45 - 0.05 * j[0]), (-0.2, 0.45 + 0.05 * j[0])))
+  bottom = ('poly', ((-0.5, 0.0), (0.38, -0.75 + 0.05 * j[1]), (0.38, 0.75 - 0.05 * j[1])))
+  trunk = ('box', 0.6, 0.0, 0.24, 0.13 + 0.03 * j[2], 0.0, 0.0)
+  return [('crown', 'body', [top, bottom]), ('trunk', 'detail', [trunk])]
+
+
+def _car(j):
+  cabin = ('poly', ((-0.12, -0.55), (-0.12, 0.55), (-0.5 - 0.05 * j[0], 0.3),
+                    (-0.5 - 0.05 * j[0], -0.3)))
+  wheel = _circle(0.38, -0.5 - 0.05 * j[1], 0.22 + 0.02 * j[2])
+  return ([('body', 'body', [('box', 0.1, 0.0, 0.25, 0.88, 0.1, 0.0)]),
+           ('cabin', 'body', [cabin])] + _pair('wheel', wheel))
+
+
+def _snowman(j):
+  return [('base', 'body', [_circle(0.55, 0.0, 0.4)]),
+          ('torso', 'body', [_circle(0.0 + 0.03 * j[0], 0.0, 0.3 + 0.02 * j[1])]),
+          ('head', 'body', [_circle(-0.48, 0.0, 0.22 + 0.02 * j[2])]),
+          ('hat', 'detail', [('box', -0.77, 0.0, 0.09, 0.2 + 0.04 * j[3], 0.0, 0.0)])]
+
+
+def _dumbbell(j):
+  weight = ('box', 0.0, -0.65, 0.45 + 0.04 * j[0], 0.15, 0.05, 0.0)
+  return [('bar', 'detail', [('box', 0.0, 0.0, 0.07 + 0.02 * j[1], 0.55, 0.0, 0.0)]),
+          ('left_weight', 'body', [weight]),
+          ('right_weight', 'body', [_mirror(weight)])]
+
+
+def _flower(j):
+  petals = [('ellipse', 0.58 * np.sin(a), 0.58 * np.cos(a), 0.17 + 0.03 * j[0],
+             0.36, -a) for a in np.arange(6) * np.pi / 3 + np.pi / 2]
+  return [('petals', 'body', petals),
+          ('centre', 'detail', [_circle(0.0, 0.0, 0.25 + 0.03 * j[1])])]
+
+
+def _plus(j):
+  w = 0.18 + 0.03 * j[0]
+  return [('vertical_bar', 'body', [('box', 0.0, 0.0, 0.88, w, 0.0, 0.0)]),
+          ('horizontal_bar', 'body', [('box', 0.0, 0.0, w, 0.88, 0.0, 0.0)]),
+          ('hub', 'detail', [_circle(0.0, 0.0, 0.2 + 0.03 * j[1])])]
+
+
+def _target(j):
+  return [('outer_ring', 'body', [('ring', 0.0, 0.0, 0.8, 0.13 + 0.02 * j[0])]),
+          ('inner_ring', 'body', [('ring', 0.0, 0.0, 0.45, 0.12 + 0.02 * j[1])]),
+          ('bullseye', 'detail', [_circle(0.0, 0.0, 0.17 + 0.02 * j[2])])]
+
+
+def _mushroom(j):
+  phi = np.linspace(0.0, np.pi, 13)
+  height = 0.65 + 0.05 * j[0]
+  cap = ('poly', tuple(zip(-0.1 - height * np.sin(phi), 0.85 * np.cos(phi))))
+  stem = ('box', 0.35, 0.0, 0.45, 0.2 + 0.04 * j[1], 0.05, 0.0)
+  return [('stem', 'detail', [stem]), ('cap', 'body', [cap])]
+
+
+_CLASSES = (
+    ('round_face', _round_face),
+    ('square_face', _square_face),
+    ('cat_face', _cat_face),
+    ('house', _house),
+    ('pine_tree', _pine_tree),
+    ('car', _car),
+    ('snowman', _snowman),
+    ('dumbbell', _dumbbell),
+    ('flower', _flower),
+    ('plus', _plus),
+    ('target', _target),
+    ('mushroom', _mushroom),
+)
+CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _CLASSES)
+NUM_CLASSES = len(CLASS_NAMES)
+# Two eyes and a nose or mouth: the parts the correspondence experiment masks.
+FACE_CLASSES: tuple[int, ...] = (0, 1, 2)
+PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _CLASSES)
+MAX_PARTS = max(len(names) for names in PART_NAMES)
+
+
+# Novel classes for the transfer experiment (ZF §5.2): objects the built-in
+# model never saw, made of the same kinds of parts (heads, eyes, bars, discs,
+# rings, triangles), also their own mirror images. Set `novel` in a Scene.
+def _owl_face(j):
+  tuft = ('poly', ((-0.95, -0.5 - 0.05 * j[0]), (-0.45, -0.62), (-0.5, -0.2)))
+  eye = ('ring', -0.1, -0.3 - 0.03 * j[1], 0.16 + 0.02 * j[2], 0.06)
+  beak = ('poly', ((0.12, -0.1), (0.12, 0.1), (0.45 + 0.05 * j[3], 0.0)))
+  return ([('head', 'body', [('ellipse', 0.1, 0.0, 0.8, 0.7, 0.0)]),
+           ('left_tuft', 'body', [tuft]), ('right_tuft', 'body', [_mirror(tuft)])]
+          + _pair('eye', eye) + [('beak', 'detail', [beak])])
+
+
+def _robot_face(j):
+  eye = ('box', -0.15, -0.3 - 0.03 * j[0], 0.12, 0.12 + 0.02 * j[1], 0.0, 0.0)
+  return ([('head', 'body', [('box', 0.15, 0.0, 0.62, 0.7, 0.0, 0.0)]),
+           ('antenna', 'detail', [('box', -0.72, 0.0, 0.22, 0.05, 0.0, 0.0),
+                                  _circle(-0.88, 0.0, 0.1 + 0.02 * j[2])])]
+          + _pair('eye', eye)
+          + [('mouth', 'detail', [('box', 0.45, 0.0, 0.06, 0.4 + 0.04 * j[3],
+                                   0.0, 0.0)])])
+
+
+def _lollipop(j):
+  return [('stick', 'detail', [('box', 0.45, 0.0, 0.5, 0.06 + 0.02 * j[0], 0.0, 0.0)]),
+          ('candy', 'body', [_circle(-0.4, 0.0, 0.5 + 0.04 * j[1])]),
+          ('swirl', 'detail', [('ring', -0.4, 0.0, 0.26 + 0.03 * j[2], 0.06)])]
+
+
+def _hourglass(j):
+  waist = 0.06 + 0.03 * j[0]
+  return [('top_bulb', 'body', [('poly', ((-0.7, -0.5), (-0.7, 0.5), (0.0, waist), (0.0, -waist)))]),
+          ('bottom_bulb', 'body', [('poly', ((0.7, -0.5), (0.7, 0.5), (0.0, waist), (0.0, -waist)))]),
+          ('top_cap', 'detail', [('box', -0.8, 0.0, 0.1, 0.65 + 0.04 * j[1], 0.0, 0.0)]),
+          ('bottom_cap', 'detail', [('box', 0.8, 0.0, 0.1, 0.65 + 0.04 * j[1], 0.0, 0.0)])]
+
+
+def _umbrella(j):
+  phi = np.linspace(0.0, np.pi, 13)
+  canopy = ('poly', tuple(zip(-0.05 - (0.45 + 0.05 * j[0]) * np.sin(phi),
+                              0.92 * np.cos(phi))))
+  return [('canopy', 'body', [canopy]),
+          ('handle', 'detail', [('box', 0.4, 0.0, 0.45, 0.05 + 0.02 * j[1], 0.0, 0.0),
+                                ('box', 0.82, 0.0, 0.06, 0.2, 0.0, 0.0)])]
+
+
+def _rocket(j):
+  fin = ('poly', ((0.25, -0.25), (0.8, -0.25), (0.85, -0.6 - 0.05 * j[0])))
+  return ([('hull', 'body', [('box', 0.2, 0.0, 0.6, 0.25 + 0.03 * j[1], 0.05, 0.0)]),
+           ('nose_cone', 'detail', [('poly', ((-0.95, 0.0), (-0.4, -0.25), (-0.4, 0.25)))]),
+           ('window', 'detail', [_circle(-0.1, 0.0, 0.12 + 0.02 * j[2])])]
+          + [('left_fin', 'detail', [fin]), ('right_fin', 'detail', [_mirror(fin)])])
+
+
+def _bowtie(j):
+  wing = ('poly', ((0.0, -0.1), (-0.5 - 0.05 * j[0], -0.85), (0.5 + 0.05 * j[0], -0.85)))
+  return [('left_wing', 'body', [wing]), ('right_wing', 'body', [_mirror(wing)]),
+          ('knot', 'detail', [_circle(0.0, 0.0, 0.2 + 0.03 * j[1])])]
+
+
+def _table(j):
+  leg = ('box', 0.3, -0.6 - 0.04 * j[0], 0.5, 0.08, 0.0, 0.0)
+  return [('top', 'body', [('box', -0.3, 0.0, 0.12 + 0.02 * j[1], 0.85, 0.0, 0.0)]),
+          ('left_leg', 'detail', [leg]), ('right_leg', 'detail', [_mirror(leg)])]
+
+
+def _star(j):
+  up = ('poly', ((-0.9, 0.0), (0.45, -0.78), (0.45, 0.78)))
+  down = ('poly', ((0.9, 0.0), (-0.45, -0.78), (-0.45, 0.78)))
+  return [('star', 'body', [up, down]),
+          ('centre', 'detail', [_circle(0.0, 0.0, 0.2 + 0.03 * j[0])])]
+
+
+def _sun(j):
+  rays = [('box', 0.0, 0.0, 0.9, 0.07, 0.0, a) for a in np.arange(4) * np.pi / 4]
+  return [('rays', 'detail', rays),
+          ('disc', 'body', [_circle(0.0, 0.0, 0.5 + 0.04 * j[0])]),
+          ('halo', 'detail', [('ring', 0.0, 0.0, 0.3, 0.05 + 0.01 * j[1])])]
+
+
+_NOVEL_CLASSES = (
+    ('owl_face', _owl_face),
+    ('robot_face', _robot_face),
+    ('lollipop', _lollipop),
+    ('hourglass', _hourglass),
+    ('umbrella', _umbrella),
+    ('rocket', _rocket),
+    ('bowtie', _bowtie),
+    ('table', _table),
+    ('star', _star),
+    ('sun', _sun),
+)
+NOVEL_CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _NOVEL_CLASSES)
+NUM_NOVEL_CLASSES = len(NOVEL_CLASS_NAMES)
+NOVEL_PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _NOVEL_CLASSES)
+
+
+def class_names(novel: bool = False) -> tuple[str, ...]:
+  """The names of the built-in classes, or of the novel ones."""
+  return NOVEL_CLASS_NAMES if novel else CLASS_NAMES
+
+
+def part_names(novel: bool = False) -> tuple[tuple[str, ...], ...]:
+  return NOVEL_PART_NAMES if novel else PART_NAMES
+
+
+def parts(label: int, jitter: np.ndarray, *, novel: bool = False) -> list:
+  """Class `label`'s parts for one example's `jitter` (4,): (name, colour
+  role, primitives) in drawing order."""
+  table = _NOVEL_CLASSES if novel else _CLASSES
+  return table[label][1](jitter)

@@ -1,0 +1,164 @@
+"""Arrays to image grids: contrast stretch, top-9 blocks, filter mosaics.
+
+Everything takes numpy arrays and returns uint8 (H, W, 3) numpy images;
+matplotlib is used only by `write_png` (object interface, no pyplot state).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from matplotlib import image as mpl_image
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+import numpy as np
+
+GAP = 2  # pixels between cells
+BLOCK_GAP = 6  # pixels between 3x3 blocks and between maps
+BACKGROUND = 255  # white, so grey (zero) projections stay visible as cells
+CAPTION_LINE, CAPTION_PAD = 12, 6  # pixels
+_CHAR_WIDTH = 6.7  # pixels per character of 8-point monospace at 100 dpi
+
+
+def contrast_stretch(x: np.ndarray, *, per_item: bool = True,
+                     saturate: float = 0.0) -> np.ndarray:
+  """Signed arrays (N, ...) to uint8, zero at mid-grey.
+
+  Each item (or, with per_item=False, the whole array) is divided by a
+  scale m: pixel = round(127.5 + 127.5 * clip(x / m, -1, 1)). Zero maps to
+  128, +m to 255, -m to 0. m is the largest |x|, or with saturate = s > 0
+  the (100 - s)th percentile of |x| over the item's non-zero values, so the
+  s% most extreme values saturate instead of compressing the rest to grey.
+  All-zero items are uniform grey.
+  """
+  x = np.asarray(x, np.float64)
+  items = x.reshape(len(x), -1) if per_item else x.reshape(1, -1)
+  scale = np.ones(len(items))
+  for i, item in enumerate(np.abs(items)):
+    nonzero = item[item > 0]
+    if nonzero.size:
+      scale[i] = np.percentile(nonzero, 100.0 - saturate)
+  scaled = np.clip(items / scale[:, None], -1.0, 1.0).reshape(x.shape)
+  return np.round(127.5 + 127.5 * scaled).astype(np.uint8)
+
+
+def normalize_for_display(projections: np.ndarray, *,
+                          saturate: float = 0.5) -> np.ndarray:
+  """Per-image contrast stretch of signed deconvnet projections to uint8.
+
+  projections: (N, H, W, 3). Each image is divided by its own scale m, the
+  (100 - saturate)th percentile of |p| over its non-zero values (default:
+  the 99.5th; saturate=0 gives the largest |p|), and shown as
+  pixel = round(127.5 + 127.5 * clip(p / m, -1, 1)): zero (no influence)
+  is mid-grey, +m and above white, -m and below black, all three colour
+  channels on one scale so a projection's colour balance is kept. The few
+  saturated extremes keep one outlier from greying out the rest. An
+  all-zero projection is uniform grey.
+  """
+  return contrast_stretch(np.asarray(projections), saturate=saturate)
+
+
+def upscale(images: np.ndarray, factor: int) -> np.ndarray:
+  """Nearest-neighbour enlargement of (..., H, W, C) by an integer factor."""
+  return images.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
+def display_factor(size: int, min_pixels: int = 48) -> int:
+  """Integer upscaling that shows a size-pixel cell at >= min_pixels."""
+  return max(1, math.ceil(min_pixels / max(size, 1)))
+
+
+def tile(images: np.ndarray, cols: int, *, gap: int = GAP,
+         background: int = BACKGROUND, rows: int | None = None) -> np.ndarray:
+  """Lays (n, h, w, 3) uint8 images out row-major on a grid.
+
+  Returns (rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3);
+  rows default to ceil(n / cols); missing cells are background.
+  """
+  n, h, w = images.shape[:3]
+  rows = math.ceil(n / cols) if rows is None else rows
+  out = np.full((rows * h + (rows - 1) * gap, cols * w + (cols - 1) * gap, 3),
+                background, np.uint8)
+  for i in range(min(n, rows * cols)):
+    r, c = divmod(i, cols)
+    out[r * (h + gap):r * (h + gap) + h,
+        c * (w + gap):c * (w + gap) + w] = images[i]
+  return out
+
+
+def top9_block(projections: np.ndarray, patches: np.ndarray) -> np.ndarray:
+  """One feature map as in ZF Fig. 2: 3x3 projections beside 3x3 patches.
+
+  projections, patches: (k, P, P, 3) uint8, strongest first, laid out
+  row-major on an n x n grid, n = 3 for k <= 9 (else ceil(sqrt(k))); missing
+  cells (fewer images) stay background. Returns
+  (nP + (n - 1) GAP, 2 (nP + (n - 1) GAP) + BLOCK_GAP, 3) uint8.
+  """
+  n = max(3, math.ceil(math.sqrt(len(projections))))
+  left = tile(projections, n, rows=n)
+  right = tile(patches, n, rows=n)
+  spacer = np.full((left.shape[0], BLOCK_GAP, 3), BACKGROUND, np.uint8)
+  return np.concatenate([left, spacer, right], axis=1)
+
+
+def top9_grid(projections: np.ndarray, patches: np.ndarray,
+              cols: int | None = None) -> np.ndarray:
+  """Many feature maps of one layer, one `top9_block` each, row-major.
+
+  projections, patches: (maps, k, P, P, 3) uint8; cols defaults to about
+  sqrt(maps / 2) blocks per row, giving a roughly square image.
+  """
+  maps = len(projections)
+  cols = cols or max(1, round(math.sqrt(maps / 2)))
+  blocks = np.stack([top9_block(p, q) for p, q in zip(projections, patches)])
+  return tile(blocks, cols, gap=BLOCK_GAP)
+
+
+def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
+                min_pixels: int = 32, cols: int | None = None) -> np.ndarray:
+  """Layer-1 filters (k, k, 3, C) as a colour mosaic, filter c at cell c.
+
+  By default all filters share one contrast scale (the layer's largest
+  |weight|), so dead filters show as flat grey and dominant ones stand out,
+  as in ZF Fig. 6; per_filter=True stretches each filter on its own to show
+  the shapes of weak ones. Cells are enlarged to >= min_pixels.
+  """
+  kernel = np.asarray(kernel)
+  if kernel.ndim != 4 or kernel.shape[2] != 3:
+    raise ValueError(f'expected a (k, k, 3, C) kernel, got {kernel.shape}')
+  filters = np.moveaxis(kernel, 3, 0)  # (C, k, k, 3)
+  images = contrast_stretch(filters, per_item=per_filter)
+  images = upscale(images, display_factor(kernel.shape[0], min_pixels))
+  cols = cols or math.ceil(math.sqrt(len(images)))
+  return tile(images, cols)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray,
+              caption: str | None = None) -> str:
+  """Writes a uint8 (H, W, 3) image; a caption adds text lines on top.
+
+  Without a caption the PNG has exactly the array's pixels; a caption is
+  wrapped to the image's width and adds CAPTION_LINE pixels per line plus
+  CAPTION_PAD above the image. The file is written under a temporary name
+  and renamed, so a killed run never leaves a truncated PNG.
+  """
+  path = os.fspath(path)
+  tmp = path + '.tmp'
+  if caption is None:
+    mpl_image.imsave(tmp, image, format='png')
+  else:
+    h, w = image.shape[:2]
+    lines = textwrap.wrap(caption, max(8, int(w / _CHAR_WIDTH)))
+    band = CAPTION_PAD + CAPTION_LINE * len(lines)
+    dpi = 100
+    fig = Figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, h / (h + band)))
+    ax.imshow(image, interpolation='nearest')
+    ax.axis('off')
+    fig.text(2 / w, 1 - 0.5 * band / (h + band), '\n'.join(lines),
+             va='center', fontsize=8, family='monospace', linespacing=1.1)
+    fig.savefig(tmp, dpi=dpi, format='png')
+  os.replace(tmp, path)
+  return path
