@@ -6,8 +6,9 @@ maximum over the map's positions (ZF Fig. 2), and only where the map fires
 (maximum > 0) -- with the image's index in its split and the position. The
 running state is (C, k) per layer, so memory does not grow with the data
 set. `top_patches` then reloads those images,
-projects each activation through the deconvnet and crops the same window
-around its receptive field from the projection and from the image.
+projects each activation to pixel space (the deconvnet, or the gradient or
+guided backpropagation: `deconv.RULES`) and crops the same window around
+its receptive field from the projection and from the image.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ class TopPatches(NamedTuple):
   """The projected and cropped top-k of M maps of one layer.
 
   channels: (M,) map numbers; value, index, y, x: (M, k) as in
-  `TopActivations`; projections: (M, k, P, P, 3) float32 raw deconvnet
-  projections cropped to the unit's `patch_windows` (zero in unfilled
+  `TopActivations`; projections: (M, k, P, P, 3) float32 raw projections
+  (under the rule `top_patches` was given) cropped to the unit's `patch_windows` (zero in unfilled
   slots); patches: (M, k, P, P, 3) uint8 image crops of the same windows
   (grey in unfilled slots); windows: (M, k, 4) pixel boxes (y0, x0, y1,
   x1) of the crops.
@@ -170,7 +171,7 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
                 top: TopActivations, channels: Iterable[int],
                 load: ImageLoader, *, image_size: int | None = None,
                 chunk_size: int = 32, load_size: int = 512,
-                grey: int = 128) -> TopPatches:
+                grey: int = 128, rule: str = 'deconvnet') -> TopPatches:
   """Projects and crops the top-k of the given maps of `layer`.
 
   The images are reloaded by `load`, `load_size` selections per call in
@@ -178,9 +179,11 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
   holding the asked indices reads the split about once in all, and memory
   holds one load of full images plus the crops. Each image is run forward
   and its stored activation projected with every other activation of the
-  layer zeroed, `chunk_size` images per deconvnet call.
+  layer zeroed, under `rule` (`deconv.RULES`), `chunk_size` images per
+  call.
   """
   deconv.check_conv_layer(spec, layer)
+  deconv.check_rule(rule)
   size = spec.image_size if image_size is None else image_size
   channels = np.asarray(list(channels), np.int64)
   num_maps = top.value.shape[0]
@@ -202,7 +205,7 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
     images, display = load(sel.index[rows])
     proj = deconv.project_in_chunks(params, images, spec, layer, chan[rows],
                                     sel.y[rows], sel.x[rows],
-                                    chunk_size=chunk_size)
+                                    chunk_size=chunk_size, rule=rule)
     projections[rows] = crop(proj, windows[rows])
     patches[rows] = crop(display, windows[rows])
   shape = (len(channels), k)

@@ -115,6 +115,18 @@ def add_scan(parser: argparse.ArgumentParser, split_help: str) -> None:
       '--saturate', type=percentage, default=0.5,
       help='percent of each projection\'s non-zero values shown saturated '
       '(default 0.5; 0: scale by the largest value)')
+  parser.add_argument(
+      '--rule', choices=deconv.RULES, default='deconvnet',
+      help='the way back to the pixels: deconvnet (ZF, the default), '
+      'gradient (the exact gradient of the unit, Simonyan et al. 2013) or '
+      'guided (guided backpropagation, Springenberg et al. 2014); other '
+      'rules than the deconvnet add _RULE to the file names')
+
+
+def rule_suffix(rule: str) -> str:
+  """What a projection rule adds to file names: nothing for the
+  deconvnet (the files ZF's figures had before the rules), else _RULE."""
+  return '' if rule == 'deconvnet' else f'_{rule}'
 
 
 def split_batches(data: pipeline.DataSource, split: str, batch_size: int,

@@ -1,5 +1,6 @@
 """`visualize.py top9` (ZF Fig. 2) and `evolution` (ZF Fig. 4): each map's
-strongest activations across a split, projected through the deconvnet."""
+strongest activations across a split, projected through the deconvnet (or
+by the gradient or guided backpropagation: --rule)."""
 
 from __future__ import annotations
 
@@ -60,17 +61,19 @@ def top9(args: argparse.Namespace, run: workdirs.TrainedRun,
     result = topk.top_patches(run.params, spec, layer, top[layer],
                               chosen[layer], load,
                               image_size=config.crop_size,
-                              chunk_size=args.chunk_size)
+                              chunk_size=args.chunk_size, rule=args.rule)
     zoom = grids.display_factor(result.patches.shape[-2])
     shown = common.show(result.projections, args.saturate)
     image = grids.top9_grid(grids.upscale(shown, zoom),
                             grids.upscale(result.patches, zoom))
     caption = (f'{spec.name} epoch {run.epoch} {layer}, top {args.k} of '
-               f'{split}; maps {" ".join(map(str, chosen[layer]))}')
+               f'{split}, {args.rule} projections; maps '
+               f'{" ".join(map(str, chosen[layer]))}')
+    name = f'top9_{layer}{common.rule_suffix(args.rule)}'
     paths.append(pathlib.Path(grids.write_png(
-        out_dir / f'top9_{layer}.png', image, caption)))
+        out_dir / f'{name}.png', image, caption)))
     if args.npz:
-      paths.append(common.save_npz(out_dir / f'top9_{layer}.npz',
+      paths.append(common.save_npz(out_dir / f'{name}.npz',
                                    **result._asdict()))
   return paths
 
@@ -107,7 +110,8 @@ def evolution(args: argparse.Namespace, run: workdirs.TrainedRun,
     for layer in layers:
       columns[layer].append(topk.top_patches(
           params, spec, layer, top[layer], chosen[layer], load,
-          image_size=config.crop_size, chunk_size=args.chunk_size))
+          image_size=config.crop_size, chunk_size=args.chunk_size,
+          rule=args.rule))
   paths = []
   for layer in layers:
     # (maps, epochs, P, P, 3): row = map, column = epoch.
@@ -116,14 +120,15 @@ def evolution(args: argparse.Namespace, run: workdirs.TrainedRun,
     zoom = grids.display_factor(raw.shape[-2], 64)
     cells = grids.upscale(shown.reshape((-1,) + raw.shape[2:]), zoom)
     image = grids.tile(cells, len(epochs))
-    caption = (f'{spec.name} {layer}: rows maps '
+    caption = (f'{spec.name} {layer}, {args.rule} projections: rows maps '
                f'{" ".join(map(str, chosen[layer]))}; columns epochs '
                f'{" ".join(map(str, epochs))}')
+    name = f'evolution_{layer}{common.rule_suffix(args.rule)}'
     paths.append(pathlib.Path(grids.write_png(
-        out_dir / f'evolution_{layer}.png', image, caption)))
+        out_dir / f'{name}.png', image, caption)))
     if args.npz:
       paths.append(common.save_npz(
-          out_dir / f'evolution_{layer}.npz', projections=raw,
+          out_dir / f'{name}.npz', projections=raw,
           epochs=np.asarray(epochs), channels=chosen[layer],
           index=np.stack([c.index[:, 0] for c in columns[layer]], axis=1),
           value=np.stack([c.value[:, 0] for c in columns[layer]], axis=1)))
