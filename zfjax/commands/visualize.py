@@ -8,6 +8,8 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
   python visualize.py --workdir DIR occlusion --files dog.jpg  # ZF Fig. 7
   python visualize.py --workdir DIR invariance                 # ZF Fig. 5
   python visualize.py --workdir DIR correspondence             # ZF Table 1
+  python visualize.py --workdir DIR stimulus --layers conv5    # ZF §1.1
+  python visualize.py --workdir DIR top9 --rule guided         # other rules
 
 The run's config and its newest checkpoint (or --epoch) are read from the
 workdir, which also holds what your own images need (the mean image, the
@@ -42,6 +44,9 @@ COMMANDS = {
     'correspondence': ('ZF Table 1: part correspondence',
                        'zfjax.commands.correspondence', 'add_arguments',
                        'correspondence_command'),
+    'stimulus': ('ZF §1.1: optimised stimulus per unit (gradient ascent)',
+                 'zfjax.commands.stimulus', 'add_arguments',
+                 'stimulus_command'),
 }
 
 
