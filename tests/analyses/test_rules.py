@@ -45,8 +45,9 @@ def unit_gradients(params, images, spec, layer, channel, y, x, monkeypatch,
 
 # Whole and windowed computations, LRN after the pool (ZFNet) and before it
 # (AlexNet), groups, pool paddings (zfnet_small's (0, 1)).
-CASES = [('zfnet_small', 32, 'conv5'), ('zfnet_small', 64, 'conv3'), ('alexnet_grouped', 67, 'conv2'),
-         ('alexnet_grouped', 67, 'conv5'), ('zfnet', 67, 'conv2')]
+CASES = [('zfnet_small', 32, 'conv5'), ('zfnet_small', 64, 'conv3'),
+         ('alexnet_grouped', 67, 'conv2'), ('alexnet_grouped', 67, 'conv5'),
+         ('zfnet', 67, 'conv2')]
 
 
 @pytest.mark.parametrize('name,size,layer', CASES)

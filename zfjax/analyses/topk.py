@@ -148,10 +148,10 @@ class TopPatches(NamedTuple):
 
   channels: (M,) map numbers; value, index, y, x: (M, k) as in
   `TopActivations`; projections: (M, k, P, P, 3) float32 raw projections
-  (under the rule `top_patches` was given) cropped to the unit's `patch_windows` (zero in unfilled
-  slots); patches: (M, k, P, P, 3) uint8 image crops of the same windows
-  (grey in unfilled slots); windows: (M, k, 4) pixel boxes (y0, x0, y1,
-  x1) of the crops.
+  (under the rule `top_patches` was given) cropped to the unit's
+  `patch_windows` (zero in unfilled slots); patches: (M, k, P, P, 3) uint8
+  image crops of the same windows (grey in unfilled slots); windows:
+  (M, k, 4) pixel boxes (y0, x0, y1, x1) of the crops.
   """
   channels: np.ndarray
   value: np.ndarray

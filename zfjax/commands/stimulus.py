@@ -23,8 +23,8 @@ from zfjax.training import workdirs
 SETTINGS = (
     ('steps', int, 256, 'gradient steps (Adam)'),
     ('learning_rate', float, 1.0, "Adam's step, in pixels"),
-    ('start', str, 'random', "'random' (the mean image plus noise) or "
-     "'mean' (the mean image)"),
+    ('start', str, 'random', 'random (the mean image plus noise) or mean '
+     '(the mean image)'),
     ('start_std', float, 10.0, 'pixel noise of the random start'),
     ('l2_decay', float, 1e-3, 'after each step x <- (1 - decay) x'),
     ('blur_every', int, 4, 'a Gaussian blur every this many steps (0: '
@@ -47,8 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       'the ReLU; with the last layer (the logits) in --layers, the class '
       'logit')
   for name, kind, default, text in SETTINGS:
+    choices = ('random', 'mean') if name == 'start' else None
     parser.add_argument(f'--{name}', type=kind, default=default,
-                        help=f'{text} (default {default})')
+                        choices=choices, help=f'{text} (default {default})')
   parser.add_argument(
       '--as_is', action='store_true',
       help='show the stimuli as the network sees them (the mean image added '
