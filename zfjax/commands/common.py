@@ -200,13 +200,17 @@ def save_npz(path: pathlib.Path, **arrays) -> pathlib.Path:
 # ------------------------------------------------------------ chosen images
 
 
-def add_image_choice(parser: argparse.ArgumentParser,
-                     default_indices: str) -> None:
-  parser.add_argument('--split', help='split of the run\'s data set '
-                      '(default: config.eval_split)')
+def add_image_choice(parser: argparse.ArgumentParser, default_indices: str,
+                     *, split: bool = True, what: str | None = None) -> None:
+  """--split (unless the command has its own), --indices (`what` they
+  choose, for the help), --files and --labels."""
+  if split:
+    parser.add_argument('--split', help='split of the run\'s data set '
+                        '(default: config.eval_split)')
   parser.add_argument('--indices', type=int_list, default=default_indices,
                       metavar='I,I,...',
-                      help=f'examples of the split (default {default_indices})')
+                      help=what or f'examples of the split (default '
+                      f'{default_indices})')
   parser.add_argument('--files', nargs='+', metavar='IMAGE',
                       help='your JPEG/PNG files instead (centre-cropped like '
                       'evaluation inputs; the run\'s data set is not needed)')
