@@ -210,3 +210,58 @@ def test_unfilled_slots_load_nothing_and_stay_blank(data):
     topk.scan(params, SPEC, [], ['pool2'])
   with pytest.raises(ZfjaxError, match='conv7'):
     topk.scan(params, SPEC, [], ['conv7'])
+
+
+def test_project_tops_loads_each_image_once_for_every_layer(data):
+  """Several layers in one sweep: each image listed by any map of any
+  layer is loaded once, in increasing index, and every crop is that of
+  deconv.project on the image alone; scan_with_maxima's maxima are the
+  maps' maxima."""
+  params, images, index, trace = data
+  layers = ('conv1', 'conv3', 'conv5')
+  top, maxima = topk.scan_with_maxima(params, SPEC, batches(images, index, 8),
+                                      layers, 3)
+  order = np.argsort(index)
+  assert maxima.index.tolist() == sorted(index.tolist())
+  for layer in layers:
+    np.testing.assert_allclose(
+        maxima.values[layer],
+        np.asarray(trace.activations[layer]).max(axis=(1, 2))[order],
+        rtol=1e-5, atol=1e-5)
+  position = {int(i): n for n, i in enumerate(index)}
+  display = np.clip(images + 128, 0, 255).astype(np.uint8)
+  requests = []
+
+  def load(split_indices):
+    requests.append(np.asarray(split_indices))
+    rows = [position[int(i)] for i in split_indices]
+    return images[rows], display[rows]
+
+  channels = {'conv1': [0, 5], 'conv3': [2], 'conv5': [1, 7, 3]}
+  got = topk.project_tops(params, SPEC, top, channels, load, image_size=SIZE,
+                          chunk_size=4, load_size=6)
+  listed = np.concatenate([top[l].index[c].ravel()
+                           for l, c in channels.items()])
+  assert np.concatenate(requests).tolist() == sorted(
+      set(listed[listed >= 0].tolist()))
+  assert max(map(len, requests)) <= 6
+  for layer, chans in channels.items():
+    for m, ch in enumerate(chans):
+      for j in np.flatnonzero(top[layer].index[ch] >= 0):
+        n = position[int(top[layer].index[ch, j])]
+        y, x = int(top[layer].y[ch, j]), int(top[layer].x[ch, j])
+        full = np.asarray(deconv.project(
+            params, models.forward_trace(params, jnp.asarray(
+                images[n:n + 1]), SPEC)[1], SPEC, layer, [ch], [y], [x],
+            image_size=SIZE))[0]
+        np.testing.assert_allclose(np.abs(got[layer].projections[m, j]).sum(),
+                                   np.abs(full).sum(), rtol=1e-4)
+        y0, x0, y1, x1 = specs.receptive_box(SPEC, layer, y, x, SIZE)
+        oy, ox = y0 - got[layer].windows[m, j, 0], x0 - got[layer].windows[
+            m, j, 1]
+        np.testing.assert_allclose(
+            got[layer].projections[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+            full[y0:y1, x0:x1], atol=1e-4 * np.abs(full).max())
+        np.testing.assert_array_equal(
+            got[layer].patches[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+            display[n, y0:y1, x0:x1])

@@ -262,10 +262,24 @@ def _padded(a: np.ndarray, start: int, size: int) -> np.ndarray:
 def _group_trace(params, images: np.ndarray, spec: Spec, batch: int
                  ) -> models.Trace:
   """The forward trace of `images`, `batch` images per call (the last
-  padded with zeros: one compiled program), as one trace."""
+  padded: one compiled program), as one trace of len(images) images."""
   parts = [_trace(params, jnp.asarray(_padded(images, start, batch)), spec)[1]
            for start in range(0, len(images), batch)]
-  return jax.tree.map(lambda *a: jnp.concatenate(a), *parts)
+  return jax.tree.map(lambda *a: jnp.concatenate(a)[:len(images)], *parts)
+
+
+def _part(trace: models.Trace, spec: Spec, layer: str,
+          images: np.ndarray) -> models.Trace:
+  """What a projection from `layer` reads of `trace` (its activations, the
+  switches below it), for the traced images `images` in that order: one
+  shape per chunk of selections, so that one compiled projection per layer
+  serves traces of any number of images."""
+  below = spec.layers[:[l.name for l in spec.layers].index(layer)]
+  pick = jnp.asarray(images)
+  return models.Trace(
+      {layer: trace.activations[layer][pick]},
+      {l.name: trace.switches[l.name][pick] for l in below
+       if l.name in trace.switches})
 
 
 def project_tops(params: models.Params, spec: Spec,
@@ -284,8 +298,9 @@ def project_tops(params: models.Params, spec: Spec,
   (`chunk_size` images per call), and every selection of every layer that
   falls on it is projected from that trace with every other activation of
   its layer zeroed (`deconv.project_units`, `chunk_size` selections per
-  call, one compiled program per layer). Memory holds one group of images
-  and its trace plus the crops. Returns per layer its `TopPatches`.
+  call on the part of the trace they read: one compiled program per layer
+  for every group and every call). Memory holds one group of images and
+  its trace plus the crops. Returns per layer its `TopPatches`.
   """
   size = spec.image_size if image_size is None else image_size
   plans = {layer: _plan(spec, layer, top, channels[layer], size)
@@ -296,16 +311,11 @@ def project_tops(params: models.Params, spec: Spec,
   needed = np.unique(np.concatenate(
       [p.sel.index[p.by_image] for p in plans.values()] + [[]]).astype(
           np.int64))
-  # Groups of about equal size, their traces padded to one whole number of
-  # forward calls, so that one compiled projection per layer serves all.
-  group = -(-len(needed) // max(1, -(-len(needed) // load_size)))
-  padded = -(-group // chunk_size) * chunk_size
   with progress.bar(total=len(needed), desc=desc, unit='image') as bar:
-    for start in range(0, len(needed), group):
-      ids = needed[start:start + group]
+    for start in range(0, len(needed), load_size):
+      ids = needed[start:start + load_size]
       images, display = load(ids)
-      trace = _group_trace(params, _padded(images, 0, padded), spec,
-                           chunk_size)
+      trace = _group_trace(params, images, spec, chunk_size)
       for layer, p in plans.items():
         keys = p.sel.index[p.by_image]
         rows = p.by_image[np.searchsorted(keys, ids[0]):
@@ -317,7 +327,8 @@ def project_tops(params: models.Params, spec: Spec,
                   for a in (local, p.chan[rows], p.sel.y[rows],
                             p.sel.x[rows])]
           out = np.asarray(deconv.project_units(
-              params, trace, spec, layer, *map(jnp.asarray, pick),
+              params, _part(trace, spec, layer, pick[0]), spec, layer,
+              jnp.arange(chunk_size), *map(jnp.asarray, pick[1:]),
               image_size=size))[:len(rows) - c]
           projected[rows[c:c + chunk_size]] = crop(
               out, p.windows[rows[c:c + chunk_size]])

@@ -214,7 +214,8 @@ def _build(args, run, layers, grid, source: _Source, chosen, staging,
           layer, projected[layer], shown, stats, grid[layer], epochs[layer],
           [atlas_pages.PictureRow('deconvnet projections', 'deconv', shown),
            atlas_pages.PictureRow('image patches (receptive fields)',
-                                  'patches', projected[layer].patches)])
+                                  'patches', projected[layer].patches,
+                                  'jpg')])
       rows.append(atlas_pages.write_layer(site, info, spec, result, scanned,
                                           size, lambda: bar.update(1)))
       if args.npz:

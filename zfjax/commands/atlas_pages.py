@@ -35,11 +35,13 @@ class PictureRow(NamedTuple):
   images: (C, k, P, P, 3) uint8, one per top-k activation, drawn as a 3x3
   grid (deconvnet projections, image patches; other backward rules'
   pictures of the same activations), or (C, H, W, 3) uint8, one picture
-  per unit (an optimised stimulus). name: a short file-name part.
+  per unit (an optimised stimulus). name: a short file-name part; suffix:
+  'png' (lossless, for projections) or 'jpg' (crops of photographs).
   """
   title: str
   name: str
   images: np.ndarray
+  suffix: str = 'png'
 
 
 class LayerResult(NamedTuple):
@@ -105,7 +107,7 @@ def write_layer(site: site_lib.Site, info: dict, spec: specs.Spec,
   tiles = []
   count = len(top.channels)
   for c in range(count):
-    site.png(f'{name}/img/{c}-best.png', result.shown[c, 0])
+    site.picture(f'{name}/img/{c}-best.png', result.shown[c, 0])
     tiles.append({'unit': c, 'href': f'{c}.html', 'src': f'img/{c}-best.png',
                   'dead': bool(stats.dead[c]), 'peak': float(stats.peak[c]),
                   'mean': float(stats.mean[c]), 'rate': float(stats.rate[c]),
@@ -117,7 +119,7 @@ def write_layer(site: site_lib.Site, info: dict, spec: specs.Spec,
   zoom = grids.display_factor(top.patches.shape[-2])
   grid = grids.top9_grid(grids.upscale(result.shown[chosen], zoom),
                          grids.upscale(top.patches[chosen], zoom))
-  site.png(f'{name}/top9.png', grid)
+  site.picture(f'{name}/top9.png', grid)
   site.page(f'{name}/index.html', 'layer.html', run=info, layer=layer,
             scan=scan, tiles=tiles, grid={
                 'src': 'top9.png', 'count': len(chosen),
@@ -136,13 +138,13 @@ def _write_unit(site, info, layer, scan, result: LayerResult, c: int,
   count = len(top.channels)
   pictures, stimuli = [], []
   for row in result.rows:
-    path = f'{name}/img/{c}-{row.name}.png'
+    file = f'img/{c}-{row.name}.{row.suffix}'
     if row.images.ndim == 5:
-      site.png(path, _grid(row.images[c]))
-      pictures.append({'title': row.title, 'src': f'img/{c}-{row.name}.png'})
+      site.picture(f'{name}/{file}', _grid(row.images[c]))
+      pictures.append({'title': row.title, 'src': file})
     else:
-      site.png(path, row.images[c])
-      stimuli.append({'title': row.title, 'src': f'img/{c}-{row.name}.png'})
+      site.picture(f'{name}/{file}', row.images[c])
+      stimuli.append({'title': row.title, 'src': file})
   listed = []
   for j in np.flatnonzero(top.index[c] >= 0):
     text, page, label = scanned.describe(int(top.index[c, j]))
@@ -152,7 +154,7 @@ def _write_unit(site, info, layer, scan, result: LayerResult, c: int,
   epochs = None
   if result.epochs:
     strip = np.stack([shown[c] for _, shown, _ in result.epochs])
-    site.png(f'{name}/img/{c}-epochs.png',
+    site.picture(f'{name}/img/{c}-epochs.png',
              grids.tile(strip, len(strip), gap=1))
     epochs = {'src': f'img/{c}-epochs.png',
               'list': ', '.join(str(e) for e, _, _ in result.epochs),
@@ -197,7 +199,7 @@ def write_index(site: site_lib.Site, info: dict, run: workdirs.TrainedRun,
   first = spec.conv_names[0]
   kernel = np.asarray(run.params[first]['kernel'])
   stats = filters_lib.filter_stats(kernel)
-  site.png('run/filters.png', grids.filter_grid(kernel))
+  site.picture('run/filters.png', grids.filter_grid(kernel))
   filters = {'src': 'run/filters.png', 'layer': first, 'caption': (
       f'{first}: {len(stats.rms)} filters on one contrast scale, '
       f'{int(stats.dead.sum())} dead (RMS below 0.1 x the median), '
@@ -240,12 +242,12 @@ class ImageResult(NamedTuple):
 def write_image(site: site_lib.Site, info: dict, image: ImageResult) -> dict:
   """One image page; returns its index tile."""
   stem = f'images/{image.name}'
-  site.png(f'{stem}.png', image.pixels)
+  site.picture(f'{stem}.png', image.pixels)
   layers = []
   for layer, strongest in image.strongest:
     tiles = []
     for unit, value, pixels in strongest:
-      site.png(f'{stem}-{layer}-{unit}.png', pixels)
+      site.picture(f'{stem}-{layer}-{unit}.png', pixels)
       tiles.append({'unit': unit, 'value': number(value),
                     'href': '../' + href(layer, f'{unit}.html'),
                     'src': href(f'{image.name}-{layer}-{unit}.png')})

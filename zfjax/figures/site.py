@@ -62,13 +62,18 @@ class Site:
         root='../' * depth, **context), encoding='utf-8')
     return out
 
-  def png(self, path: str, image: np.ndarray) -> str:
-    """Writes a uint8 (H, W, 3) picture at `path` as an RGB PNG (a quarter
-    smaller than matplotlib's RGBA); returns `path`."""
+  def picture(self, path: str, image: np.ndarray) -> str:
+    """Writes a uint8 (H, W, 3) picture at `path`; returns `path`. A '.png'
+    path gets a lossless RGB PNG (a quarter smaller than matplotlib's
+    RGBA), a '.jpg' path a JPEG of quality 90 without chroma subsampling:
+    for crops of photographs, four to five times smaller than PNG."""
     out = self.root / path
     out.parent.mkdir(parents=True, exist_ok=True)
-    PIL.Image.fromarray(np.asarray(image, np.uint8)).save(out, format='PNG',
-                                                          optimize=True)
+    picture = PIL.Image.fromarray(np.asarray(image, np.uint8))
+    if out.suffix == '.jpg':
+      picture.save(out, format='JPEG', quality=90, subsampling=0)
+    else:
+      picture.save(out, format='PNG', optimize=True)
     return path
 
   def manifest(self, **fields) -> None:
@@ -174,13 +179,14 @@ def inline_page(path: str | os.PathLike) -> str:
     if not file.is_file():
       return match.group(0)
     data = base64.b64encode(file.read_bytes()).decode()
-    return f'{match.group(1)}data:image/png;base64,{data}"'
+    kind = 'png' if file.suffix == '.png' else 'jpeg'
+    return f'{match.group(1)}data:image/{kind};base64,{data}"'
 
   def style(match: re.Match) -> str:
     file = path.parent / urllib.parse.unquote(match.group(1))
     return f'<style>{file.read_text()}</style>' if file.is_file() else ''
 
-  text = re.sub(r'(<img [^>]*src=")([^"]+\.png)"', picture, text)
+  text = re.sub(r'(<img [^>]*src=")([^"]+\.(?:png|jpg))"', picture, text)
   text = re.sub(r'<link rel="stylesheet" href="([^"]+)">', style, text)
   return re.sub(r'<script [^>]*></script>', '', text)
 
