@@ -41,7 +41,8 @@ import pathlib
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   from zfjax.commands import common  # pylint: disable=g-import-not-at-top
-  common.add_map_choice(parser, maps=16)
+  common.add_map_choice(parser, maps=16,
+                        for_what=' in the layer page\'s Fig. 2 grid')
   common.add_scan(parser, 'split to scan (default: config.eval_split)')
   parser.add_argument(
       '--image_dir', help='scan your own JPEG/PNG images in this folder '

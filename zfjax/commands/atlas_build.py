@@ -135,6 +135,7 @@ def build(args: argparse.Namespace, run: workdirs.TrainedRun
                      f'{args.units_per_image}')
   source = _source(args, run)
   chosen = _chosen(args, source)
+  picked = None
   if chosen is not None:
     picked = common.chosen_images(chosen, run)  # reads (checks) the files
     if len(set(picked.names)) < len(picked.names):
@@ -143,7 +144,8 @@ def build(args: argparse.Namespace, run: workdirs.TrainedRun
   clock = _Clock()
   staging = site_lib.staging(target)
   try:
-    result = _build(args, run, layers, grid, source, chosen, staging, clock)
+    result = _build(args, run, layers, grid, source, chosen, picked, staging,
+                    clock)
     site_lib.publish(staging, target)
   finally:
     shutil.rmtree(staging, ignore_errors=True)
@@ -154,8 +156,8 @@ def build(args: argparse.Namespace, run: workdirs.TrainedRun
   return [target / 'index.html']
 
 
-def _build(args, run, layers, grid, source: _Source, chosen, staging,
-           clock: _Clock) -> int:
+def _build(args, run, layers, grid, source: _Source, chosen, picked,
+           staging, clock: _Clock) -> int:
   """Builds the whole site into `staging`; returns the number of units."""
   spec, size = run.spec, int(run.config.crop_size)
   labels: dict[int, int] = {}
@@ -184,7 +186,7 @@ def _build(args, run, layers, grid, source: _Source, chosen, staging,
   images = []
   with clock.stage('images'):
     if chosen is not None:
-      images = _image_results(args, run, chosen, layers, staging)
+      images = _image_results(args, run, chosen, picked, layers, staging)
       if chosen.indices is not None:
         names = {i: r.name for i, r in zip(chosen.indices, images)}
       else:
@@ -253,10 +255,11 @@ def _epoch_scans(run: workdirs.TrainedRun, source: _Source, layers):
   return out
 
 
-def _image_results(args, run: workdirs.TrainedRun, chosen, layers,
+def _image_results(args, run: workdirs.TrainedRun, chosen,
+                   picked: common.ChosenImages, layers,
                    staging: pathlib.Path) -> list[atlas_pages.ImageResult]:
-  """Occlusion, invariance and the strongest units of each chosen image."""
-  picked = common.chosen_images(chosen, run)
+  """Occlusion, invariance and the strongest units of each chosen image
+  (`chosen`: their options, `picked`: the images)."""
   folder = staging / 'images'
   folder.mkdir()
   image_options = dict(files=chosen.files, labels=chosen.labels,

@@ -75,8 +75,8 @@ def number(value: float) -> str:
   return f'{value:.3g}' if math.isfinite(value) else '-'
 
 
-def percent(value: float) -> str:
-  return f'{100 * value:.1f} %'
+def percent(value: float, digits: int = 1) -> str:
+  return f'{100 * value:.{digits}f} %' if math.isfinite(value) else '-'
 
 
 # Pictures are written at their own pixel size and enlarged by the style
@@ -194,8 +194,8 @@ def write_index(site: site_lib.Site, info: dict, run: workdirs.TrainedRun,
     last = [r for r in records if r['split'] == split][-1]
     if 'top1_error' in last:
       errors.append({'name': split, 'step': last['step'],
-                     'top1': percent(last['top1_error']),
-                     'top5': percent(last.get('top5_error', math.nan))})
+                     'top1': percent(last['top1_error'], 2),
+                     'top5': percent(last.get('top5_error', math.nan), 2)})
   first = spec.conv_names[0]
   kernel = np.asarray(run.params[first]['kernel'])
   stats = filters_lib.filter_stats(kernel)

@@ -56,14 +56,17 @@ def percentage(text: str) -> float:
 # ---------------------------------------------------------- maps and layers
 
 
-def add_map_choice(parser: argparse.ArgumentParser, maps: int) -> None:
+def add_map_choice(parser: argparse.ArgumentParser, maps: int,
+                   for_what: str = '') -> None:
+  """--layers, and the maps shown per layer (`for_what`: where, for the
+  help): --maps, --channels, --seed."""
   parser.add_argument(
       '--layers', nargs='+', metavar='LAYER',
       help='conv layers to show (default: every conv layer of the spec)')
   parser.add_argument(
       '--maps', type=int, default=maps,
-      help=f'feature maps per layer, a random subset drawn with --seed '
-      f'(default {maps})')
+      help=f'feature maps per layer{for_what}, a random subset drawn with '
+      f'--seed (default {maps})')
   parser.add_argument(
       '--channels', type=int_list, metavar='C,C,...',
       help='these feature maps instead of a random subset (every listed '
