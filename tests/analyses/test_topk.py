@@ -139,13 +139,11 @@ def test_patch_windows_hold_the_receptive_field_inside_the_image():
       [images[0, 0:3, 2:5], images[1, 1:4, 1:4]])
 
 
-def test_top_patches_crop_whole_projections_and_image_patches(data):
-  params, images, index, _ = data
-  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'],
-                  4)['conv2']
+def recording_loader(images, index):
+  """An image loader by split index that records what it is asked; also
+  the position of each index in `images` and the display images."""
   position = {int(i): n for n, i in enumerate(index)}
   display = np.clip(images + 128, 0, 255).astype(np.uint8)
-
   requests = []
 
   def load(split_indices):
@@ -153,6 +151,14 @@ def test_top_patches_crop_whole_projections_and_image_patches(data):
     rows = [position[int(i)] for i in split_indices]
     return images[rows], display[rows]
 
+  return load, requests, position, display
+
+
+def test_top_patches_crop_whole_projections_and_image_patches(data):
+  params, images, index, _ = data
+  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'],
+                  4)['conv2']
+  load, requests, position, display = recording_loader(images, index)
   channels = [3, 0, 17]
   got = topk.top_patches(params, SPEC, 'conv2', top, channels, load,
                          image_size=SIZE, chunk_size=3, load_size=5)
@@ -228,15 +234,7 @@ def test_project_tops_loads_each_image_once_for_every_layer(data):
         maxima.values[layer],
         np.asarray(trace.activations[layer]).max(axis=(1, 2))[order],
         rtol=1e-5, atol=1e-5)
-  position = {int(i): n for n, i in enumerate(index)}
-  display = np.clip(images + 128, 0, 255).astype(np.uint8)
-  requests = []
-
-  def load(split_indices):
-    requests.append(np.asarray(split_indices))
-    rows = [position[int(i)] for i in split_indices]
-    return images[rows], display[rows]
-
+  load, requests, position, display = recording_loader(images, index)
   channels = {'conv1': [0, 5], 'conv3': [2], 'conv5': [1, 7, 3]}
   got = topk.project_tops(params, SPEC, top, channels, load, image_size=SIZE,
                           chunk_size=4, load_size=6)
