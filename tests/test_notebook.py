@@ -32,6 +32,8 @@ print(json.dumps({
     'occlusion_files': [str(p) for p in namespace['occlusion_files']],
     'projections': namespace['projections'].tolist(),
     'filters': len(namespace['stats'].rms),
+    'unit_page': str(namespace['unit_page']),
+    'inline': namespace['site'].inline_page(namespace['unit_page']),
 }))
 '''
 
@@ -64,3 +66,13 @@ def test_notebook_cells_run_on_the_builtin_fallback(tmp_path):
   assert projections.shape == (4, 56, 56, 3)
   assert (np.abs(projections).reshape(4, -1).max(axis=1) > 0).all()
   assert report['filters'] == 32  # zfnet_small's conv1
+  # The atlas cell: the site, and the unit page made one self-contained
+  # string for the notebook's output (pictures inlined, no script).
+  page = tmp_path / report['unit_page']
+  assert page.is_file() and (tmp_path / 'workdir_builtin' / 'atlas' /
+                             'index.html').is_file()
+  assert page.parent.name == 'conv5' and page.name.endswith('.html')
+  inline = report['inline']
+  assert inline.count('<img ') == inline.count('src="data:image/')
+  assert inline.count('<img ') >= 3 and '<style>' in inline
+  assert '<script' not in inline

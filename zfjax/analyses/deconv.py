@@ -33,8 +33,7 @@ from zfjax.networks.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_s
 from zfjax.networks.specs import AdaptiveAvgPool, receptive_fields
 
 __all__ = ['backproject', 'project', 'project_units', 'project_map',
-           'forward_and_project', 'project_in_chunks', 'strongest_position',
-           'receptive_boxes', 'check_conv_layer']
+           'strongest_position', 'receptive_boxes', 'check_conv_layer']
 
 
 def check_conv_layer(spec: Spec, layer: str) -> Conv:
@@ -51,9 +50,13 @@ def _image_size(trace: models.Trace, spec: Spec, layer: str,
                 image_size: int | None) -> int:
   size = spec.image_size if image_size is None else image_size
   # Strided layers map several input sizes to one output size, so the trace
-  # cannot tell the input size; check that the stated one fits it.
+  # cannot tell the input size; check that the stated one fits it (in the
+  # layers it holds: a partial trace may keep only what one projection
+  # reads, as `topk.project_tops` passes).
   expect = layer_shapes(spec, size)
   for name in spec.conv_names:
+    if name not in trace.activations:
+      continue
     got = tuple(trace.activations[name].shape[1:])
     if got != expect[name]:
       raise ZfjaxError(
@@ -310,19 +313,6 @@ def project_map(params: models.Params, trace: models.Trace, spec: Spec,
                      jnp.where(keep, acts, 0), size)
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
-def forward_and_project(params: models.Params, images: jax.Array, spec: Spec,
-                        layer: str, channel: jax.Array, y: jax.Array,
-                        x: jax.Array) -> jax.Array:
-  """Forward pass of NHWC images (N, S, S, 3) and one projection per image.
-
-  The layers above `layer` are dead code under jit and never computed.
-  """
-  _, trace = models.forward_trace(params, images, spec)
-  return project(params, trace, spec, layer, channel, y, x,
-                 image_size=images.shape[1])
-
-
 def strongest_position(trace: models.Trace, layer: str,
                        channel: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Where map `channel` (int (N,) or scalar) of `layer` peaks in each image.
@@ -341,30 +331,6 @@ def strongest_position(trace: models.Trace, layer: str,
   maps = jnp.take_along_axis(acts, channel[:, None, None, None], axis=3)
   flat = jnp.argmax(maps.reshape(n, -1), axis=1)
   return (flat // w).astype(jnp.int32), (flat % w).astype(jnp.int32)
-
-
-def _padded_slice(a: np.ndarray, start: int, size: int) -> np.ndarray:
-  """a[start:start + size], its last row repeated up to `size` rows."""
-  part = np.asarray(a[start:start + size])
-  return np.concatenate([part, np.repeat(part[-1:], size - len(part), 0)])
-
-
-def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
-                      layer: str, channel: np.ndarray, y: np.ndarray,
-                      x: np.ndarray, *, chunk_size: int = 32) -> np.ndarray:
-  """`forward_and_project` over many images, a fixed-size chunk at a time.
-
-  images: (M, S, S, 3) float32; channel, y, x: (M,). The last chunk is
-  padded so one compiled program serves all. Returns (M, S, S, 3) float32.
-  """
-  m, size = len(images), images.shape[1]
-  out = [np.zeros((0, size, size, 3), np.float32)]
-  for start in range(0, m, chunk_size):
-    chunk = [_padded_slice(a, start, chunk_size)
-             for a in (images, channel, y, x)]
-    out.append(np.asarray(forward_and_project(
-        params, chunk[0], spec, layer, *chunk[1:]))[:m - start])
-  return np.concatenate(out)
 
 
 def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,

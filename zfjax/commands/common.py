@@ -56,14 +56,17 @@ def percentage(text: str) -> float:
 # ---------------------------------------------------------- maps and layers
 
 
-def add_map_choice(parser: argparse.ArgumentParser, maps: int) -> None:
+def add_map_choice(parser: argparse.ArgumentParser, maps: int,
+                   for_what: str = '') -> None:
+  """--layers, and the maps shown per layer (`for_what`: where, for the
+  help): --maps, --channels, --seed."""
   parser.add_argument(
       '--layers', nargs='+', metavar='LAYER',
       help='conv layers to show (default: every conv layer of the spec)')
   parser.add_argument(
       '--maps', type=int, default=maps,
-      help=f'feature maps per layer, a random subset drawn with --seed '
-      f'(default {maps})')
+      help=f'feature maps per layer{for_what}, a random subset drawn with '
+      f'--seed (default {maps})')
   parser.add_argument(
       '--channels', type=int_list, metavar='C,C,...',
       help='these feature maps instead of a random subset (every listed '
@@ -200,13 +203,17 @@ def save_npz(path: pathlib.Path, **arrays) -> pathlib.Path:
 # ------------------------------------------------------------ chosen images
 
 
-def add_image_choice(parser: argparse.ArgumentParser,
-                     default_indices: str) -> None:
-  parser.add_argument('--split', help='split of the run\'s data set '
-                      '(default: config.eval_split)')
+def add_image_choice(parser: argparse.ArgumentParser, default_indices: str,
+                     *, split: bool = True, what: str | None = None) -> None:
+  """--split (unless the command has its own), --indices (`what` they
+  choose, for the help), --files and --labels."""
+  if split:
+    parser.add_argument('--split', help='split of the run\'s data set '
+                        '(default: config.eval_split)')
   parser.add_argument('--indices', type=int_list, default=default_indices,
                       metavar='I,I,...',
-                      help=f'examples of the split (default {default_indices})')
+                      help=what or f'examples of the split (default '
+                      f'{default_indices})')
   parser.add_argument('--files', nargs='+', metavar='IMAGE',
                       help='your JPEG/PNG files instead (centre-cropped like '
                       'evaluation inputs; the run\'s data set is not needed)')

@@ -8,6 +8,7 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
   python visualize.py --workdir DIR occlusion --files dog.jpg  # ZF Fig. 7
   python visualize.py --workdir DIR invariance                 # ZF Fig. 5
   python visualize.py --workdir DIR correspondence             # ZF Table 1
+  python visualize.py --workdir DIR atlas                      # all of them
 
 The run's config and its newest checkpoint (or --epoch) are read from the
 workdir, which also holds what your own images need (the mean image, the
@@ -42,6 +43,8 @@ COMMANDS = {
     'correspondence': ('ZF Table 1: part correspondence',
                        'zfjax.commands.correspondence', 'add_arguments',
                        'correspondence_command'),
+    'atlas': ('every unit as a browsable static site (Fig. 2, 4-7)',
+              'zfjax.commands.atlas', 'add_arguments', 'atlas'),
 }
 
 

@@ -99,11 +99,15 @@ class Preprocessing(NamedTuple):
       with open(path, 'rb') as f:
         encoded = f.read()
       image_format = _image_format(encoded, path)
-      shape = tf.io.decode_image(encoded, channels=3,
-                                 expand_animations=False).shape
+      try:
+        shape = tf.io.decode_image(encoded, channels=3,
+                                   expand_animations=False).shape
+        square = crops.decode_square(tf.constant(encoded), resize,
+                                     image_format)
+      except tf.errors.InvalidArgumentError:
+        raise ZfjaxError(f'{path} is not a readable {image_format.upper()} '
+                         f'image (truncated or damaged)') from None
       side = min(shape[0], shape[1])
-      square = crops.decode_square(tf.constant(encoded), resize,
-                                   image_format)
       images.append(np.asarray(square)[self.margin:self.margin + crop,
                                        self.margin:self.margin + crop]
                     - self.mean_crop)

@@ -1,5 +1,5 @@
 """The paper's plots: occlusion (Fig. 7), invariance (Fig. 5), transfer
-(Fig. 9) and per-layer accuracy (Table 6).
+(Fig. 9) and per-layer accuracy (Table 6); a run's training curves.
 
 Each takes an analysis's result and a path, and writes a PNG. Matplotlib is
 used through its object interface (Figure + Agg canvas), so nothing depends
@@ -196,3 +196,31 @@ def layer_accuracy(path: str | os.PathLike, results, title: str) -> str:
   ax.plot(x, [100 * r.softmax for r in results], 's--', label='softmax')
   ax.set_xticks(x, [r.layer for r in results])
   return _accuracy_axes(fig, ax, title, path)
+
+
+def training_curves(path: str | os.PathLike, records: Sequence[dict],
+                    title: str) -> str:
+  """Loss and top-1 error against epochs, one line per split of a run's
+  `metrics.jsonl` records (`metrics.read_metrics`); a split logged once
+  (the final 10-crop evaluation) is a marker."""
+  fig = Figure(figsize=(10, 3.4))
+  axes = fig.subplots(1, 2)
+  splits = list(dict.fromkeys(r['split'] for r in records))
+  for split in splits:
+    mine = [r for r in records if r['split'] == split and 'epoch' in r]
+    epochs = [r['epoch'] for r in mine]
+    style = 'o' if len(mine) == 1 else '.-' if split != 'train' else '-'
+    for ax, key, scale in ((axes[0], 'loss', 1), (axes[1], 'top1_error',
+                                                  100)):
+      values = [scale * r[key] for r in mine if key in r]
+      if values and len(values) == len(epochs):
+        ax.plot(epochs, values, style, label=split, linewidth=1)
+  for ax, label in zip(axes, ('loss (nats)', 'top-1 error (%)')):
+    ax.set_xlabel('epoch')
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+      ax.legend(fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  return _save(fig, path, dpi=100)
