@@ -21,6 +21,7 @@ import numpy as np
 
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
+from zfjax.figures import grids
 
 
 def _save(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> str:
@@ -157,6 +158,40 @@ def strip_steps(num_amounts: int, count: int) -> np.ndarray:
   return np.unique(np.linspace(0, num_amounts - 1, count).round().astype(int))
 
 
+def panels(path: str | os.PathLike, columns: dict[str, np.ndarray],
+           size: float = 2.6) -> str:
+  """Arrays of N images side by side: one row per image, one column per
+  entry of `columns` (title -> array), for a quick look at an analysis.
+
+  Each array is (N, H, W, 3) uint8 pixels, shown as they are; (N, H, W, 3)
+  float, a signed projection, shown by `grids.normalize_for_display`
+  (grey: no influence); or (N, H, W) float, a map such as occlusion's
+  `heat`, in colour with its scale (0 to 1 for probabilities).
+  """
+  arrays = [np.asarray(a) for a in columns.values()]
+  n = len(arrays[0])
+  fig = Figure(figsize=(size * len(arrays), size * n))
+  axes = np.asarray(fig.subplots(n, len(arrays), squeeze=False))
+  for c, (title, array) in enumerate(zip(columns, arrays)):
+    if len(array) != n:
+      raise ValueError(f'{title}: {len(array)} images, not {n}')
+    if array.ndim == 4 and array.dtype != np.uint8:
+      array = grids.normalize_for_display(array)
+    for r in range(n):
+      ax = axes[r, c]
+      if array.ndim == 3:
+        unit = 0 <= array.min() and array.max() <= 1
+        im = ax.imshow(array[r], cmap='jet', vmin=0 if unit else None,
+                       vmax=1 if unit else None)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+      else:
+        ax.imshow(array[r], interpolation='nearest')
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if r == 0:
+        ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  return _save(fig, path)
 
 
 def transfer_curve(path: str | os.PathLike, rows, title: str) -> str:
