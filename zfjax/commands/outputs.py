@@ -1,8 +1,8 @@
 """Where a `visualize.py` command's files go and what they are called.
 
   * `--out DIR` (default: the workdir's `figures/`) is checked before any
-    work (`check_writable`), so a read-only workdir can still be analysed
-    with `--out` elsewhere.
+    work (`workdirs.check_writable`), so a read-only workdir can still be
+    analysed with `--out` elsewhere.
   * A command writes its files into a staging folder inside DIR
     (`Staging`); only when it has finished are they renamed into DIR, so a
     bad input, an error or a kill never replaces a good figure with a
@@ -30,8 +30,8 @@ import shlex
 import shutil
 from typing import Iterable, Sequence
 
+from zfjax import __version__
 from zfjax.commands import options
-from zfjax.errors import ZfjaxError
 
 # Longer tags become a hash of the options (the JSON record has them all).
 MAX_TAG = 48
@@ -89,21 +89,6 @@ def content_tag(actions: Iterable[argparse.Action],
                                      default=str).encode()).hexdigest()
     tag = f'opts-{digest[:8]}'
   return tag
-
-
-def check_writable(out_dir: pathlib.Path) -> None:
-  """Raises unless files can be written to `out_dir` (made if missing)."""
-  path = pathlib.Path(out_dir)
-  while not path.exists() and path != path.parent:
-    if path.is_symlink():
-      break
-    path = path.parent
-  if not path.is_dir():
-    raise ZfjaxError(f'{path} is not a folder, so {out_dir} cannot hold the '
-                     f'figures; pass --out DIR')
-  if not os.access(path, os.W_OK | os.X_OK):
-    raise ZfjaxError(f'cannot write to {path}; pass --out DIR to write the '
-                     f'figures elsewhere')
 
 
 def _alive(pid: int) -> bool:
@@ -181,7 +166,6 @@ class Staging:
 def record(prog: str, argv: Sequence[str], args: argparse.Namespace,
            epoch: int, step: int) -> dict:
   """What a JSON record says of the command that made a file."""
-  from zfjax import __version__  # pylint: disable=g-import-not-at-top
   return {
       'command': shlex.join([prog, *argv]),
       'cwd': os.getcwd(),

@@ -48,16 +48,18 @@ def _flag_error(e: Exception) -> str:
   """One line for an exception raised while parsing the flags and loading
   the config file."""
   text = str(e).replace('\\n', '\n')
-  lines = [l.strip().strip('\'"') for l in text.splitlines() if l.strip()]
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
   suggestion = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
   if suggestion:
     return (f'unknown config key {suggestion[2]!r}: did you mean '
             f'{suggestion[1]!r}? (configs are locked; configs/common.py lists '
             f'every key)')
   if isinstance(e, (KeyError, AttributeError)):
-    return (f'unknown config key {lines[0]!r} (configs are locked; '
-            f'configs/common.py lists every key)')
+    return (f'unknown config key {lines[0].strip(chr(39) + chr(34))!r} '
+            f'(configs are locked; configs/common.py lists every key)')
   if isinstance(e, OSError):
+    if e.filename:
+      return f'cannot load the config file {e.filename}: {e.strerror}'
     return f'cannot load the config file: {lines[-1]}'
   if 'Traceback' in text:
     # get_config() itself raised: its message is the last line.

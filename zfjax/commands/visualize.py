@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
   try:
     run = workdirs.load_run(args.workdir, epoch=args.epoch)
     out_dir = pathlib.Path(args.out or os.path.join(args.workdir, 'figures'))
-    outputs.check_writable(out_dir)
+    workdirs.check_writable(out_dir, 'pass --out DIR to write the figures '
+                            'elsewhere')
     command = getattr(_module(args.command), COMMANDS[args.command][3])
     with outputs.Staging(out_dir) as staging:
       written = command(args, run, staging.path)

@@ -56,6 +56,20 @@ def _write(workdir: str, name: str, write) -> None:
   os.replace(tmp, path)
 
 
+def check_writable(folder: str | os.PathLike,
+                   hint: str = 'choose another --workdir') -> None:
+  """Raises, with `hint` (what to do), unless `folder` is a folder this
+  process can write into or one it can make."""
+  path = os.path.abspath(folder)
+  while not os.path.lexists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  if not os.path.isdir(path):
+    raise ZfjaxError(f'{path} is a file, not a folder, so nothing can be '
+                     f'written to {folder}; {hint}')
+  if not os.access(path, os.W_OK | os.X_OK):
+    raise ZfjaxError(f'cannot write to {path}; {hint}')
+
+
 def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
   _write(workdir, CONFIG_FILE, lambda f: f.write(
       config.to_json(indent=2, sort_keys=True).encode()))
