@@ -100,8 +100,11 @@ def test_analyses_of_your_own_images_need_only_the_workdir(run_without_data,
   assert statuses == [f'status {argv[0]} 0' for argv in commands], (
       result.stdout[-2000:] + result.stderr[-3000:])
   figures = workdir / 'figures'
-  for name in ('top9_conv1.png', 'occlusion_face0.png', 'occlusion_face1.png',
-               'invariance.png', 'correspondence.csv'):
+  for name in ('top9_conv1_maps2_image_dir-photos.png',
+               'occlusion_face0_size8_stride8.png',
+               'occlusion_face1_size8_stride8.png',
+               'invariance_files-face0-face1_transforms-rotate.png',
+               'correspondence_parts_file-parts_set_size2.csv'):
     assert (figures / name).stat().st_size > 0, name
   # No data set was rendered, read or looked for.
   assert not (workdir.parent / 'tfds').exists()

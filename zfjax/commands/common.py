@@ -196,6 +196,16 @@ class ChosenImages(NamedTuple):
   names: list[str]
 
 
+def _unique(names: list[str]) -> list[str]:
+  """Names for files: a name given twice becomes name, name-2, ..."""
+  seen: dict[str, int] = {}
+  out = []
+  for name in names:
+    seen[name] = seen.get(name, 0) + 1
+    out.append(name if seen[name] == 1 else f'{name}-{seen[name]}')
+  return out
+
+
 def chosen_images(args: argparse.Namespace,
                   run: workdirs.TrainedRun) -> ChosenImages:
   """The images a command's --files or --split/--indices name."""
@@ -212,9 +222,8 @@ def chosen_images(args: argparse.Namespace,
         raise ZfjaxError(f'--labels are class indices 0..{classes - 1}; got '
                          f'{labels}')
       labels = np.asarray(labels, np.int32)
-    return ChosenImages(loaded.images, labels,
-                        [os.path.splitext(os.path.basename(p))[0]
-                         for p in args.files])
+    return ChosenImages(loaded.images, labels, _unique(
+        [os.path.splitext(os.path.basename(p))[0] for p in args.files]))
   if args.labels is not None:
     raise ZfjaxError('--labels name the classes of --files images; the '
                      'split\'s images have their own')

@@ -57,7 +57,6 @@ def invariance_command(args: argparse.Namespace, run,
       raise ZfjaxError('--labels name the classes of --files images; the '
                        'split\'s images have their own')
     split = args.split or config.eval_split
-    common.split_size(run.data, split)
     names = [f'{split}_{i}' for i in args.indices]
   curves, strips = [], []
   for transform in args.transforms:

@@ -34,7 +34,7 @@ from zfjax import __version__
 from zfjax.commands import options
 
 # Longer tags become a hash of the options (the JSON record has them all).
-MAX_TAG = 48
+MAX_TAG = 80
 _STAGING = '.staging-'
 
 
@@ -82,7 +82,10 @@ def content_tag(actions: Iterable[argparse.Action],
     if value is None or value == _default(action):
       continue
     given[dest] = value
-    parts.append(f'{dest}{_value_text(value)}')
+    text = _value_text(value)
+    # maps9, epochs1-2-5; split-train, image_dir-photos; per_filter.
+    parts.append(dest + ('-' if text and not text[0].isdigit() else '')
+                 + text)
   tag = '_'.join(parts)
   if len(tag) > MAX_TAG:
     digest = hashlib.sha1(json.dumps(given, sort_keys=True,
@@ -143,7 +146,7 @@ class Staging:
     and writes `<stem>.json` per stem: `record` plus the stem's files.
     Returns the final paths, each record after its files."""
     stems: dict[str, list[str]] = {}
-    for path in map(pathlib.Path, paths):
+    for path in dict.fromkeys(map(pathlib.Path, paths)):
       if path.parent != self.path:
         raise ValueError(f'{path} was not written into {self.path}')
       stem = f'{path.stem}_{tag}' if tag else path.stem

@@ -107,13 +107,27 @@ class _Lines(logging.Formatter):
     return message
 
 
+class _Stderr(logging.StreamHandler):
+  """Writes to whatever sys.stderr is when a record comes (main() may run
+  more than once in a process, under different redirections)."""
+
+  def __init__(self):
+    super().__init__()
+    self.setFormatter(_Lines())
+
+  @property
+  def stream(self):
+    return sys.stderr
+
+  @stream.setter
+  def stream(self, value):
+    del value
+
+
 def _log_to_stderr() -> None:
   logger = logging.getLogger('zfjax')
-  if not any(getattr(h, 'zfjax_lines', False) for h in logger.handlers):
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Lines())
-    handler.zfjax_lines = True
-    logger.addHandler(handler)
+  if not any(isinstance(h, _Stderr) for h in logger.handlers):
+    logger.addHandler(_Stderr())
     logger.propagate = False
   logger.setLevel(logging.INFO)
 
