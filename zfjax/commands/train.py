@@ -67,11 +67,19 @@ def _flag_error(e: Exception) -> str:
   return '; '.join(lines) or type(e).__name__
 
 
+_HELP = ('--help', '-h', '-?', '--helpshort', '--helpfull', '--helpxml')
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   # A misspelt --config.key or a broken config file surfaces as an exception
   # from flag parsing; absl would print a traceback or a usage dump.
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:
+    # absl ends --help with status 1; it answered what was asked.
+    if e.code == 1 and any(a in _HELP for a in argv[1:]):
+      sys.exit(0)
+    raise
   except Exception as e:  # pylint: disable=broad-exception-caught
     _fail(_flag_error(e))
   raise AssertionError('unreachable')
