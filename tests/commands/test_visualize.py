@@ -98,6 +98,38 @@ def test_write_png_keeps_pixels(tmp_path):
       13 + grids.CAPTION_PAD + grids.CAPTION_LINE * lines, 21)
 
 
+CAPTIONS = [
+    # The two that lost text at the right edge (a 6-epoch evolution figure
+    # 2 cells wide; top9 with three maps), and words wider than the image.
+    (2 * 112 + 2, 'zfnet_small conv1: rows maps 3 17 40; columns epochs '
+     '1 2 3 4 5 6'),
+    (2 * 340 + 6, 'zfnet_small epoch 6 conv5, top 9 of validation; maps '
+     '3 17 40'),
+    (60, 'WWWWWWWWWWWWWWWWWWWW mmmmmmmmmmmmmmm 0123456789 i'),
+    (300, 'a b c ' * 40),
+]
+
+
+@pytest.mark.parametrize('width, caption', CAPTIONS)
+def test_every_caption_lies_inside_its_figure(tmp_path, width, caption):
+  image = np.full((40, width, 3), 90, np.uint8)
+  fig = grids.captioned_figure(image, caption)
+  renderer = fig.canvas.get_renderer()
+  texts = [t for t in fig.texts if t.get_text()]
+  for text in texts:  # the renderer's own extents, in pixels
+    box = text.get_window_extent(renderer)
+    assert box.x0 >= 0 and box.x1 <= width, (text.get_text(), box)
+    assert box.y0 >= 40 - 1  # in the band above the image
+  # Nothing lost: the lines hold the caption's characters in order.
+  assert ''.join(t.get_text() for t in texts).replace(' ', '') == (
+      caption.replace(' ', ''))
+  # And in the PNG: the band's outer columns hold no text.
+  written = png(grids.write_png(tmp_path / 'c.png', image, caption))
+  band = written[:written.shape[0] - 40]
+  assert band.shape[0] > 0
+  assert (band[:, [0, -1]] == 255).all()
+
+
 # ------------------------------------------------ visualize.py end to end
 
 
