@@ -43,11 +43,16 @@ def _position_extent(result: OcclusionResult) -> list[float]:
           result.ys[-1] + half + step_y / 2, result.ys[0] + half - step_y / 2]
 
 
-def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
-                     result: OcclusionResult, index: int,
+def occlusion_figure(path: str | os.PathLike, *args, **kwargs) -> str:
+  """Writes `occlusion_panels(*args, **kwargs)` to `path`."""
+  return _save(occlusion_panels(*args, **kwargs), path)
+
+
+def occlusion_panels(image: np.ndarray, result: OcclusionResult, index: int,
                      projection: np.ndarray | None,
                      class_names: Sequence[str], box: np.ndarray, *,
-                     true_label: bool = True, max_legend: int = 15) -> str:
+                     true_label: bool = True, max_legend: int = 15
+                     ) -> Figure:
   """ZF Fig. 7 for image `index` of `result`: five panels in one row.
 
   image: (H, W, 3) uint8 display version of the input occluded by the square
@@ -112,7 +117,7 @@ def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
     ax.set_xticks([])
     ax.set_yticks([])
   fig.subplots_adjust(left=0.02, right=0.9, wspace=0.25)
-  return _save(fig, path)
+  return fig
 
 
 def invariance_figure(path: str | os.PathLike,
