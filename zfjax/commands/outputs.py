@@ -30,7 +30,7 @@ import shlex
 import shutil
 from typing import Iterable, Sequence
 
-from zfjax import __version__
+import zfjax
 from zfjax.commands import options
 
 # Longer tags become a hash of the options (the JSON record has them all).
@@ -174,6 +174,6 @@ def record(prog: str, argv: Sequence[str], args: argparse.Namespace,
       'cwd': os.getcwd(),
       'options': {k: v for k, v in sorted(vars(args).items())},
       'checkpoint': {'epoch': epoch, 'step': step},
-      'zfjax': __version__,
+      'zfjax': zfjax.__version__,
       'written': datetime.datetime.now().isoformat(timespec='seconds'),
   }
