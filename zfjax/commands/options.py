@@ -63,24 +63,24 @@ def int_list(text: str) -> list[int]:
   return values
 
 
+def _convert(text: str, kind, what: str):
+  try:
+    return kind(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected {what}, got {text!r}'
+                                     ) from None
+
+
 def positive(text: str) -> int:
   """An integer of at least 1 (sizes, counts: 0 would be empty work)."""
-  try:
-    value = int(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f'expected an integer, got {text!r}'
-                                     ) from None
+  value = _convert(text, int, 'an integer')
   if value < 1:
     raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
   return value
 
 
 def percentage(text: str) -> float:
-  try:
-    value = float(text)
-  except ValueError:
-    raise argparse.ArgumentTypeError(f'expected a number, got {text!r}'
-                                     ) from None
+  value = _convert(text, float, 'a number')
   if not 0 <= value < 100:
     raise argparse.ArgumentTypeError(f'a percentage in [0, 100), got {text}')
   return value
