@@ -1,4 +1,4 @@
-r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
+r"""Figures of a trained run, written as PNGs into WORKDIR/figures/ (or --out).
 
   python visualize.py --workdir workdir/synthetic top9         # ZF Fig. 2
   python visualize.py --workdir DIR top9 --layers conv1 conv5 --maps 9
@@ -13,6 +13,11 @@ The run's config and its newest checkpoint (or --epoch) are read from the
 workdir, which also holds what your own images need (the mean image, the
 class names): --files and --image_dir work without the run's data set.
 --npz also saves the raw arrays. `COMMAND --help` lists a command's options.
+
+Options that change what a file shows are written into its name (top9 --maps 9
+writes top9_conv5_maps9.png beside top9_conv5.png), with a .json record of the
+exact command beside it. A command writes nothing until it has finished; a bad
+input is one `error:` line and exit status 2.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
       written = command(args, run, staging.path)
       paths = staging.publish(written, tag, outputs.record(
           PROG, argv, args, run.epoch, run.step))
-  except ZfjaxError as e:
+  except (ZfjaxError, OSError) as e:  # OSError: a full disk, say
     print(f'error: {e}', file=sys.stderr)
     return 2
   for path in paths:
