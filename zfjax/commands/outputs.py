@@ -44,7 +44,9 @@ def _value_text(value) -> str:
   if isinstance(value, bool):
     return ''
   text = str(value)
-  if os.sep in text or '.' in text and not _is_number(text):
+  if _is_number(text):
+    return text  # -1 stays -1: seed-1 is not seed1
+  if os.sep in text or '.' in text:
     # A path: its last part, without the extension.
     text = os.path.splitext(os.path.basename(text.rstrip(os.sep)))[0]
   return re.sub(r'[^A-Za-z0-9.+]+', '-', text).strip('-')
@@ -84,8 +86,8 @@ def content_tag(actions: Iterable[argparse.Action],
     given[dest] = value
     text = _value_text(value)
     # maps9, epochs1-2-5; split-train, image_dir-photos; per_filter.
-    parts.append(dest + ('-' if text and not text[0].isdigit() else '')
-                 + text)
+    parts.append(dest + ('-' if text and not text[0].isdigit() and
+                         not _is_number(text) else '') + text)
   tag = '_'.join(parts)
   if len(tag) > MAX_TAG:
     digest = hashlib.sha1(json.dumps(given, sort_keys=True,
