@@ -38,7 +38,6 @@ import optax
 from jax.sharding import Mesh
 
 from zfjax import progress
-from zfjax.data import builders
 from zfjax.data import prefetch
 from zfjax.errors import ZfjaxError
 from zfjax.networks import models
@@ -130,6 +129,9 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises ZfjaxError for settings the trainer cannot run with; called
   before anything is written or the data set is prepared."""
   get_spec(config.model)  # an unknown name, with the known ones
+  # The data set's name and sizes; imported here, as it brings TensorFlow
+  # (which the step and the analyses do without).
+  from zfjax.data import builders  # pylint: disable=g-import-not-at-top
   builders.check_config(config)
   devices = jax.device_count()
   for key in ('batch_size', 'eval_batch_size'):
