@@ -161,9 +161,10 @@ class Preprocessing(NamedTuple):
                                      image_format)
       except (ZfjaxError, tf.errors.OpError, OSError) as e:
         why = (str(e) if isinstance(e, ZfjaxError) else
-               f'{path} cannot be decoded ({_first_line(e)})')
+               f'{path} cannot be decoded ({_first_line(e)}); replace or '
+               f'remove the file')
         if not skip_unreadable:
-          raise ZfjaxError(f'{why}; replace or remove the file') from None
+          raise ZfjaxError(why) from None
         skipped.append((path, why))
         continue
       if shape[-1] in (2, 4):
