@@ -100,28 +100,6 @@ def test_scan_equals_brute_force_sort(data, k, batch_size):
     assert got.index.dtype == np.int64
 
 
-def test_scan_each_reads_the_batches_once_for_every_params(data):
-  """Several checkpoints (ZF Fig. 4) in one pass: the batches are read
-  once, and each params' result is its own scan's."""
-  params, images, index, _ = data
-  other = jax.tree.map(lambda p: -p, params)  # different maps fire
-  read = []
-
-  def counted():
-    for batch in batches(images, index, 8):
-      read.append(batch)
-      yield batch
-
-  both = topk.scan_each([params, other], SPEC, counted(), ['conv2'], 3)
-  assert len(read) == 3  # 23 images in batches of 8: once through
-  for got, p in zip(both, (params, other)):
-    want = topk.scan(p, SPEC, batches(images, index, 8), ['conv2'], 3)
-    for key in ('value', 'index', 'y', 'x'):
-      np.testing.assert_array_equal(getattr(got['conv2'], key),
-                                    getattr(want['conv2'], key))
-  assert not np.array_equal(both[0]['conv2'].index, both[1]['conv2'].index)
-
-
 def test_ties_go_to_the_image_seen_first_and_silent_maps_stay_empty():
   top = topk._empty(3, 3)  # pylint: disable=protected-access
   acts = jnp.ones((4, 2, 2, 3)).at[1, 1, 0, 0].set(5.0)

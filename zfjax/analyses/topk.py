@@ -13,7 +13,7 @@ around its receptive field from the projection and from the image.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -102,31 +102,18 @@ def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
   `DataSource.eval_batches`. `total` (number of batches) sizes the
   progress bar.
   """
-  return scan_each([params], spec, batches, layers, k, total=total)[0]
-
-
-def scan_each(params_list: Sequence[models.Params], spec: Spec,
-              batches: Iterable[ImageBatch], layers: Iterable[str],
-              k: int = 9, *, total: int | None = None
-              ) -> list[dict[str, TopActivations]]:
-  """`scan` for several params of one spec (e.g. checkpoints of one run,
-  ZF Fig. 4) in one pass over `batches`: each batch is read and decoded
-  once and run forward under every params. One dict per params, in order.
-  """
   layers = tuple(dict.fromkeys(layers))
-  tops = [{name: _empty(deconv.check_conv_layer(spec, name).features, k)
-           for name in layers} for _ in params_list]
+  top = {name: _empty(deconv.check_conv_layer(spec, name).features, k)
+         for name in layers}
   for batch in progress.bar(batches, total=total, desc='top-k scan',
                             unit='batch'):
-    images = jnp.asarray(batch.images)
-    mask = jnp.asarray(batch.mask, bool)
-    index = jnp.asarray(batch.index, jnp.int32)
-    tops = [_scan_step(params, images, mask, index, top, spec, layers)
-            for params, top in zip(params_list, tops)]
-  return [{name: TopActivations(np.asarray(t.value),
-                                np.asarray(t.index, np.int64),
-                                np.asarray(t.y), np.asarray(t.x))
-           for name, t in top.items()} for top in tops]
+    top = _scan_step(params, jnp.asarray(batch.images),
+                     jnp.asarray(batch.mask, bool),
+                     jnp.asarray(batch.index, jnp.int32), top, spec, layers)
+  return {name: TopActivations(np.asarray(t.value), np.asarray(t.index,
+                                                                np.int64),
+                               np.asarray(t.y), np.asarray(t.x))
+          for name, t in top.items()}
 
 
 def patch_windows(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
