@@ -38,6 +38,8 @@ CASES = [
       r'scan \(every conv layer, maxima kept\): ([\d.]+) images/s']),
     ('train_step.py', ['--config', 'configs/tiny.py', '--steps', '2'],
      [r'([\d.]+) images/s']),
+    ('startup.py', ['--runs', '1'],
+     [r'visualize\.py --help\s+([\d.]+) s', r'train\.py --help\s+([\d.]+) s']),
     ('input_pipeline_throughput.py',
      ['--images', '4', '--batches', '1', '--batch_size', '2', '--modes',
       'train', 'train_stored'],

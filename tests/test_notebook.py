@@ -27,8 +27,8 @@ for cell in cells:
     exec(compile(''.join(cell['source']), 'cell', 'exec'), namespace)
 print(json.dumps({
     'seconds': time.time() - start,
-    'spec': namespace['model'].spec.name,
-    'epoch': namespace['model'].epoch,
+    'spec': namespace['run'].spec.name,
+    'epoch': namespace['run'].epoch,
     'occlusion_files': [str(p) for p in namespace['occlusion_files']],
     'projections': namespace['projections'].tolist(),
     'filters': len(namespace['stats'].rms),
@@ -55,11 +55,14 @@ def test_notebook_cells_run_on_the_builtin_fallback(tmp_path):
   report = json.loads(run.stdout.strip().splitlines()[-1])
   print(f"notebook cells: {report['seconds']:.1f} s")
   assert report['spec'] == 'zfnet_small' and report['epoch'] == 1
+  # The library in a few lines: two photos' occlusion maps and conv5
+  # projections, drawn.
+  assert (tmp_path / 'photos.png').stat().st_size > 10_000
   occlusion_png = pathlib.Path(report['occlusion_files'][0])
-  assert occlusion_png.name == 'occlusion_builtin_scene.png'
+  assert occlusion_png.name == 'occlusion_builtin_scene_0.png'
   assert (tmp_path / occlusion_png).stat().st_size > 10_000
   rows = (tmp_path / 'workdir_builtin' / 'figures' /
-          'occlusion.csv').read_text().splitlines()
+          'occlusion_builtin_scene_0.csv').read_text().splitlines()
   assert len(rows) > 10  # header + one row per square position
   # The last conv layer's 4 projections: (4, 56, 56, 3), each non-zero.
   projections = np.asarray(report['projections'])

@@ -249,7 +249,7 @@ def test_epoch_and_files_with_odd_names(run, tmp_path, capsys):
   out = tmp_path / 'site'
   assert visualize.main(['--workdir', run.workdir, '--epoch', '1', 'atlas',
                          '--layers', 'conv1', '--files', str(odd),
-                         '--site', str(out)]) == 0
+                         '--out', str(out)]) == 0
   assert str(out / 'index.html') in capsys.readouterr().out
   assert_self_contained(out)
   manifest = (out / 'atlas.json').read_text()
@@ -292,13 +292,13 @@ def test_killing_a_build_midway_leaves_the_previous_atlas(run, site,
 
 
 @pytest.mark.parametrize('argv,message', [
-    (['--layers', 'conv9'], "unknown layer 'conv9'"),
+    (['--layers', 'conv9'], "has no layer 'conv9'"),
     (['--layers', 'pool1'], 'not a conv layer'),
-    (['--limit', '0'], '--limit must be at least 1'),
+    (['--limit', '0'], '--limit: must be at least 1'),
     (['--split', 'test'], "'test'"),
     (['--image_dir', 'EMPTY'], 'holds no .jpg'),
-    (['--files', 'BROKEN'], 'not a readable JPEG'),
-    (['--site', 'OTHER'], 'holds no atlas'),
+    (['--files', 'BROKEN'], 'cannot be decoded'),
+    (['--out', 'OTHER'], 'holds no atlas'),
 ])
 def test_bad_input_gives_one_line_and_writes_nothing(run, tmp_path, capsys,
                                                      argv, message):
@@ -310,10 +310,14 @@ def test_bad_input_gives_one_line_and_writes_nothing(run, tmp_path, capsys,
            'OTHER': tmp_path / 'other'}
   argv = [str(names.get(a, a)) for a in argv]
   out = tmp_path / 'out'
-  if '--site' not in argv:
-    argv += ['--site', str(out)]
+  if '--out' not in argv:
+    argv += ['--out', str(out)]
   listing = sorted(tmp_path.rglob('*'))
-  assert visualize.main(['--workdir', run.workdir, 'atlas'] + argv) == 2
+  try:  # argparse's own refusals exit, the command's return
+    status = visualize.main(['--workdir', run.workdir, 'atlas'] + argv)
+  except SystemExit as e:
+    status = e.code
+  assert status == 2
   err = capsys.readouterr().err.strip()
   assert err.startswith('error: ') and message in err
   assert len(err.splitlines()) == 1

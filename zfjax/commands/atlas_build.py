@@ -52,25 +52,37 @@ class _Source(NamedTuple):
 
 def _source(args: argparse.Namespace, run: workdirs.TrainedRun) -> _Source:
   batch_size = args.batch_size or run.config.eval_batch_size
-  if args.limit is not None and args.limit < 1:
-    raise ZfjaxError(f'--limit must be at least 1, got {args.limit}')
   if args.image_dir:
     files = common.image_files(args.image_dir)[:args.limit]
-    return _Source(lambda: common.file_batches(run, files, batch_size, None),
+    return _Source(_file_batches(run, files, batch_size),
                    common.file_loader(run, files), len(files),
                    f'the images of {args.image_dir}',
                    lambda i: os.path.basename(files[i]), files, '')
   split = args.split or run.config.eval_split
-  sizes = run.data.info.split_sizes
-  if split in sizes and sizes[split] == 0:
-    raise ZfjaxError(f"split '{split}' of {run.data.info.name} is empty; "
-                     f'choose another --split')
+  size = common.split_size(run.data, split)  # one line if unknown or empty
   batches = lambda: common.split_batches(run.data, split, batch_size,  # noqa: E731
                                          args.limit)
-  batches()  # checks the split's name before anything is built
-  count = min(sizes[split], args.limit or sizes[split])
+  count = min(size, args.limit or size)
   return _Source(batches, common.split_loader(run, split), count,
                  f'the {split} split', lambda i: f'{split} {i}', None, split)
+
+
+def _file_batches(run: workdirs.TrainedRun, files: list[str],
+                  batch_size: int) -> Callable[[], tuple[Iterator, int]]:
+  """Fresh batches of `files` on each call; unreadable files are skipped
+  (masked), their warnings given on the first pass only (the atlas scans
+  once more per kept epoch); a pass fails if none could be read."""
+  passes = []
+
+  def batches():
+    scan = common.FileScan(run, files, batch_size, None, warn=not passes)
+    passes.append(scan)
+
+    def through():
+      yield from scan
+      scan.finish()
+    return through(), scan.total
+  return batches
 
 
 def _chosen(args: argparse.Namespace, source: _Source
@@ -122,17 +134,12 @@ class _Clock:
                           + time.perf_counter() - start)
 
 
-def build(args: argparse.Namespace, run: workdirs.TrainedRun
-          ) -> list[pathlib.Path]:
-  target = pathlib.Path(args.site) if args.site else (
-      pathlib.Path(run.workdir) / 'atlas')
+def build(args: argparse.Namespace, run: workdirs.TrainedRun,
+          target: pathlib.Path) -> list[pathlib.Path]:
   # Every check that can fail on the input comes before any work.
   site_lib.check_target(target)
   layers = common.conv_layers(args, run.spec)
   grid = {layer: common.channels(args, run.spec, layer) for layer in layers}
-  if args.units_per_image < 1:
-    raise ZfjaxError(f'--units_per_image must be at least 1, got '
-                     f'{args.units_per_image}')
   source = _source(args, run)
   chosen = _chosen(args, source)
   picked = None
@@ -305,7 +312,7 @@ def _image_results(args, run: workdirs.TrainedRun, chosen,
     out.append(atlas_pages.ImageResult(
         name, display[n], names[label], picked.labels is not None,
         [(names[c], float(probs[n, c])) for c in order],
-        f'images/occlusion_{name}.png', 'images/occlusion.csv',
+        f'images/occlusion_{name}.png', f'images/occlusion_{name}.csv',
         f'images/invariance_{name}.png', f'images/invariance_{name}.csv',
         [(layer, [(int(best.channel[n, j]), float(best.value[n, j]),
                    shown[n, j]) for j in range(best.channel.shape[1])])

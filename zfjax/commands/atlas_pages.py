@@ -18,6 +18,7 @@ import numpy as np
 from zfjax.analyses import filters as filters_lib
 from zfjax.analyses import topk
 from zfjax.analyses import units
+from zfjax.commands.top9 import CELL_PIXELS
 from zfjax.figures import grids
 from zfjax.figures import plots
 from zfjax.figures import site as site_lib
@@ -116,9 +117,10 @@ def write_layer(site: site_lib.Site, info: dict, spec: specs.Spec,
     _write_unit(site, info, layer, scan, result, c, scanned)
     advance()
   chosen = result.grid
-  zoom = grids.display_factor(top.patches.shape[-2])
+  zoom = grids.display_factor(top.patches.shape[-2], CELL_PIXELS)
   grid = grids.top9_grid(grids.upscale(result.shown[chosen], zoom),
-                         grids.upscale(top.patches[chosen], zoom))
+                         grids.upscale(top.patches[chosen], zoom),
+                         titles=[f'map {c}' for c in chosen])
   site.picture(f'{name}/top9.png', grid)
   site.page(f'{name}/index.html', 'layer.html', run=info, layer=layer,
             scan=scan, tiles=tiles, grid={

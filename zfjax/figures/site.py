@@ -103,7 +103,7 @@ def check_target(target: pathlib.Path) -> None:
   if target.exists() and not (target / MANIFEST).is_file():
     if not target.is_dir() or any(target.iterdir()):
       raise ZfjaxError(f'{target} exists and holds no atlas ({MANIFEST}); '
-                       f'choose another --site or remove it')
+                       f'choose another --out or remove it')
 
 
 def staging(target: pathlib.Path) -> pathlib.Path:
