@@ -10,6 +10,7 @@ import pytest
 
 from test_deconv import conv_only, setup
 from zfjax.analyses import deconv
+from zfjax.analyses import topk
 from zfjax.errors import ZfjaxError
 from zfjax.networks import layers
 from zfjax.networks import models
@@ -128,17 +129,23 @@ def test_the_three_rules_differ_at_the_relu_as_worked_by_hand():
 
 def test_an_unknown_rule_is_a_one_line_error():
   spec = conv_only(specs.get_spec('zfnet_small', 10), 32)
-  params, images, trace = setup(spec, n=1)
+  params, _, trace = setup(spec, n=1)
   zero = np.zeros(1, np.int32)
   calls = [
       lambda: deconv.project(params, trace, spec, 'conv2', zero, zero, zero,
                              rule='saliency'),
       lambda: deconv.project_map(params, trace, spec, 'conv2', zero,
                                  rule='saliency'),
-      lambda: deconv.project_in_chunks(params, np.asarray(images), spec,
-                                       'conv2', zero, zero, zero,
-                                       rule='saliency')]
+      lambda: topk.project_tops(params, spec, {}, {}, None,
+                                rule='saliency')]
   for call in calls:
     with pytest.raises(ZfjaxError, match='deconvnet, gradient, guided') as e:
       call()
     assert '\n' not in str(e.value)
+
+
+def test_the_command_lines_offer_the_rules_deconv_knows():
+  # options.py repeats them so that parsing loads no JAX.
+  # pylint: disable-next=g-import-not-at-top
+  from zfjax.commands import options
+  assert options.RULES == deconv.RULES

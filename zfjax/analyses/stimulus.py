@@ -38,7 +38,7 @@ from zfjax.networks.specs import Conv, Spec
 from zfjax.training import workdirs
 
 __all__ = ['OBJECTIVES', 'STARTS', 'Settings', 'Stimulus', 'maximize',
-           'for_units', 'blur']
+           'for_units', 'blur', 'check_request']
 
 OBJECTIVES = ('centre', 'mean')  # of a conv map; a class's is its logit
 STARTS = ('random', 'mean')
@@ -211,8 +211,12 @@ _final = jax.jit(lambda params, x, units, spec, objective: _values(
     params, x, units, None, spec, objective)[1], static_argnums=(3, 4))
 
 
-def _check(spec: Spec, layer: str, units: np.ndarray, objective: str,
-           settings: Settings) -> None:
+def check_request(spec: Spec, layer: str, units, objective: str,
+                  settings: Settings) -> None:
+  """A one-line ZfjaxError for anything `maximize` cannot do: a layer that
+  is neither a conv layer nor the logits, a unit (M,) or class out of
+  range, an unknown objective or start, settings out of range."""
+  units = np.asarray(units, np.int64).reshape(-1)
   record = spec.layer(layer)  # a one-line error for unknown names
   if isinstance(record, Conv):
     if objective not in OBJECTIVES:
@@ -259,7 +263,7 @@ def maximize(params: models.Params, spec: Spec, layer: str,
   `Stimulus`; one compiled program per (layer, objective, settings, S).
   """
   units = np.asarray(units, np.int64).reshape(-1)
-  _check(spec, layer, units, objective, settings)
+  check_request(spec, layer, units, objective, settings)
   size = spec.image_size if image_size is None else image_size
   mean = np.broadcast_to(np.float32(128) if mean is None else
                          np.asarray(mean, np.float32), (size, size, 3))
