@@ -69,12 +69,12 @@ def main() -> None:
   top = topk.scan(run.params, run.spec, batches, [layer], 1,
                   total=total)[layer]
   load = common.split_loader(run, split)
-  columns = {}
+  found = topk.project_tops_by_rule(
+      run.params, run.spec, {layer: top}, {layer: maps}, load,
+      rules=deconv.RULES, image_size=run.config.crop_size)
+  columns = {'patch': found['deconvnet'][layer].patches[:, 0]}
   for rule in deconv.RULES:
-    found = topk.top_patches(run.params, run.spec, layer, top, maps, load,
-                             image_size=run.config.crop_size, rule=rule)
-    columns['patch'] = found.patches[:, 0]
-    columns[rule] = common.show(found.projections[:, 0], 0.5)
+    columns[rule] = common.show(found[rule][layer].projections[:, 0], 0.5)
   optimised = stimulus.for_units(run, [(layer, int(m)) for m in maps])
   columns['stimulus'] = common.show(optimised.images, 0.5)
   side = columns['patch'].shape[1]
