@@ -247,8 +247,9 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
   """Projections of M chosen activations of `layer`, any mix of images.
 
   trace: from `models.forward_trace` on N images of S pixels; S is the
-  one the trace records (`image_size` overrides it). image, channel, y, x: int arrays (M,); selection m
-  is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
+  one the trace records (`image_size` overrides it). image, channel, y, x:
+  int arrays (M,); selection m is activation (y[m], x[m], channel[m]) of
+  image image[m] of the trace.
   Each is seeded alone (every other activation of the layer zero), with
   its own value for the deconvnet and 1 for 'gradient' and 'guided' (see
   the module docstring), and taken down under `rule`. Returns (M, S, S, 3)
