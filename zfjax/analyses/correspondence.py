@@ -234,19 +234,22 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
   if split not in sizes:
     raise ZfjaxError(f"split '{split}' is not in zfjax_shapes; choose one of "
                      f"{', '.join(sizes)}")
-  # Labels cycle through the classes: example i has label i mod NUM_CLASSES.
-  indices = np.arange(label, sizes[split], shapes.NUM_CLASSES)[:num_images]
+  world = shapes.World.of(config.shapes)
+  # Labels cycle through the classes: example i has label i mod num_classes.
+  indices = np.arange(label, sizes[split], world.num_classes)[:num_images]
   if len(indices) < 2:
     raise ZfjaxError(f'the {split} split holds {len(indices)} {class_name} '
                      f'images; prepare more (config.shapes.num_eval)')
   size, seed = config.shapes.image_size, config.shapes.seed
   # The generator re-creates the stored pixels exactly from (seed, index).
-  scenes = [shapes.example(split, int(i), size, seed=seed)[2]
+  scenes = [shapes.example_scene(split, int(i), size, seed=seed, world=world)
             for i in indices]
   if frontal:
+    # Unoccluded too, as the paper's chosen dogs.
     radius = float(np.median([s.radius for s in scenes]))
     scenes = [s._replace(center=np.array([0.5, 0.5]), radius=radius,
-                         angle_deg=0.0) for s in scenes]
+                         angle_deg=0.0, occluders=np.zeros((0, 6)),
+                         occluder_colors=np.zeros((0, 3))) for s in scenes]
   rendered = [shapes.render(s, size) for s in scenes]
   names = shapes.PART_NAMES[label]
   part_boxes = np.array([[r.parts[n] for n in names] for r in rendered])

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from zfjax.data import crops
+from zfjax.data import shapes
 from zfjax.data import shapes_dataset
 from zfjax.data import stored_dataset
 from zfjax.data.tf_setup import tf
@@ -96,7 +97,8 @@ def _stored_builder(config, read=None) -> stored_dataset.ZfjaxStoredSquares:
   if config.dataset == 'zfjax_shapes':
     s = config.shapes
     source = shapes_dataset.builder(s.image_size, s.num_train, s.num_eval,
-                                    s.seed, data_dir=config.data_dir)
+                                    s.seed, data_dir=config.data_dir,
+                                    world=shapes.World.of(s))
   else:
     source = tfds.builder(config.dataset, data_dir=config.data_dir)
   return stored_dataset.builder(source, config.resize_size,
@@ -127,7 +129,8 @@ def prepared_source(config) -> tfds.core.DatasetBuilder:
     s = config.shapes
     builder = shapes_dataset.builder(
         s.image_size, s.num_train, s.num_eval, s.seed,
-        data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel')
+        data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel',
+        world=shapes.World.of(s))
     if not builder.is_prepared():
       builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
           try_download_gcs=False))
