@@ -69,6 +69,8 @@ class CorrespondenceTable(NamedTuple):
   mean, std: (R, L) over the pooled per-pair sign-disagreement fractions.
   num_pairs: pair values pooled in each part's cell (the random row pools
     one set of them per part).
+  set_mean: (R, L, num_sets) Delta of each drawn set alone (the mean of its
+    pairs), whose spread gives standard errors over sets.
   """
   locations: tuple[str, ...]
   layers: tuple[str, ...]
@@ -77,6 +79,7 @@ class CorrespondenceTable(NamedTuple):
   set_size: int
   num_sets: int
   num_pairs: int
+  set_mean: np.ndarray
 
 
 def pair_disagreement(eps: jax.Array) -> jax.Array:
@@ -169,17 +172,22 @@ def correspondence_table(params: models.Params, spec: Spec,
     random_rows = [random_boxes(rng, data.object_boxes[chosen], sizes[:, p])
                    for p in range(num_parts)]
     for row, boxes_list in enumerate([[m] for m in masks] + [random_rows]):
+      drawn = [[] for _ in layers]
       for boxes in boxes_list:
         eps = _feature_change(params, images, jnp.asarray(boxes),
                               jnp.float32(fill), spec=spec, layers=layers)
         for k, e in enumerate(eps):
-          pooled[row][k].append(np.asarray(pair_disagreement(e)))
+          drawn[k].append(np.asarray(pair_disagreement(e)))
+      for k, cell in enumerate(drawn):
+        pooled[row][k].append(np.concatenate(cell))
   values = [[np.concatenate(cell) for cell in row] for row in pooled]
   return CorrespondenceTable(
       locations=tuple(data.part_names) + ('random',), layers=layers,
       mean=np.array([[v.mean() for v in row] for row in values]),
       std=np.array([[v.std() for v in row] for row in values]),
-      set_size=set_size, num_sets=num_sets, num_pairs=len(values[0][0]))
+      set_size=set_size, num_sets=num_sets, num_pairs=len(values[0][0]),
+      set_mean=np.array([[[s.mean() for s in cell] for cell in row]
+                         for row in pooled]))
 
 
 # ------------------------------------------------------------------ inputs

@@ -75,7 +75,8 @@ def transfer_config(variant: str, **overrides) -> ml_collections.ConfigDict:
 def with_source_architecture(from_workdir: str | None,
                              overrides: dict) -> dict:
   """`overrides` plus the source run's `model`, `resize_size` and
-  `crop_size` where they do not set them: a protocol's runs, scratch ones
+  `crop_size` (and for a built-in source its world's image size and
+  occluders) where they do not set them: a protocol's runs, scratch ones
   included, use the architecture and input size of the run they start from
   (ZFNet at 256/224 by default; a converted AlexNet or the built-in model
   otherwise)."""
@@ -83,6 +84,10 @@ def with_source_architecture(from_workdir: str | None,
     return dict(overrides)
   source = workdirs.load_config(from_workdir)
   merged = {key: source[key] for key in ('model', 'resize_size', 'crop_size')}
+  if source.dataset == 'zfjax_shapes':
+    # The novel classes drawn as the source's world draws its own classes.
+    merged['shapes.image_size'] = source.shapes.image_size
+    merged['shapes.occluders'] = float(source.shapes.get('occluders', 0.0))
   merged.update({k: v for k, v in overrides.items() if v is not None})
   return merged
 

@@ -8,6 +8,7 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/.
   python visualize.py --workdir DIR occlusion --files dog.jpg  # ZF Fig. 7
   python visualize.py --workdir DIR invariance                 # ZF Fig. 5
   python visualize.py --workdir DIR correspondence             # ZF Table 1
+  python visualize.py --workdir DIR claims                     # scorecard
 
 The run's config and its newest checkpoint (or --epoch) are read from the
 workdir, which also holds what your own images need (the mean image, the
@@ -42,6 +43,8 @@ COMMANDS = {
     'correspondence': ('ZF Table 1: part correspondence',
                        'zfjax.commands.correspondence', 'add_arguments',
                        'correspondence_command'),
+    'claims': ('the paper\'s findings, each against a fixed criterion',
+               'zfjax.commands.claims', 'add_arguments', 'claims_command'),
 }
 
 

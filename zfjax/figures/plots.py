@@ -10,6 +10,7 @@ temporary name and renamed, so a killed run never leaves half a figure.
 from __future__ import annotations
 
 import os
+import textwrap
 from typing import Sequence
 
 import matplotlib
@@ -19,6 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 
+from zfjax.analyses.claims import Verdict
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
 
@@ -157,6 +159,43 @@ def strip_steps(num_amounts: int, count: int) -> np.ndarray:
   return np.unique(np.linspace(0, num_amounts - 1, count).round().astype(int))
 
 
+
+_VERDICT_COLOURS = {True: '#c8e6c9', False: '#ffcdd2', None: '#eeeeee'}
+
+
+def claims_page(path: str | os.PathLike, verdicts: Sequence[Verdict],
+                title: str) -> str:
+  """The scorecard on one page: per claim the paper's figure and finding,
+  the criterion, this run's numbers and the verdict (green holds, red does
+  not, grey not measured)."""
+  columns = (('claim', 0.0, 6), ('the paper', 0.04, 30),
+             ('criterion (fixed in advance)', 0.25, 38),
+             ('this run', 0.52, 58), ('verdict', 0.88, 14))
+  cells = [[str(v.claim), v.paper, v.criterion, v.measured, v.status]
+           for v in verdicts]
+  wrapped = [[textwrap.wrap(text, width) or [''] for text, (_, _, width)
+              in zip(row, columns)] for row in cells]
+  heights = [max(len(c) for c in row) for row in wrapped]
+  line = 0.16  # inches per text line
+  total = 0.9 + line * (sum(heights) + 1.5 * len(heights) + 1)
+  fig = Figure(figsize=(15, total))
+  inch = 1 / total
+  fig.text(0.01, 1 - 0.3 * inch, title, fontsize=11, weight='bold', va='top')
+  y = 1 - 0.75 * inch
+  for name, x, _ in columns:
+    fig.text(0.01 + x, y, name, fontsize=8.5, weight='bold', va='top')
+  y -= 1.5 * line * inch
+  for v, row, rows in zip(verdicts, wrapped, heights):
+    height = (rows + 1) * line * inch
+    fig.patches.append(patches.Rectangle(
+        (0.005 + columns[-1][1], y - height + 0.4 * line * inch), 0.11,
+        height, transform=fig.transFigure, facecolor=_VERDICT_COLOURS[
+            v.holds], edgecolor='none'))
+    for (_, x, _), lines in zip(columns, row):
+      fig.text(0.01 + x, y, '\n'.join(lines), fontsize=8, va='top',
+               family='monospace' if x == 0 else None, linespacing=1.25)
+    y -= height + 0.5 * line * inch
+  return _save(fig, path, dpi=100)
 
 
 def transfer_curve(path: str | os.PathLike, rows, title: str) -> str:

@@ -1,0 +1,66 @@
+"""`visualize.py claims`: the paper's findings measured on this run, each
+against a criterion fixed in advance (`zfjax.analyses.claims`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+
+# The analyses (JAX, TensorFlow) are imported when the command runs, so
+# that `--help` answers at once.
+
+ALL_CLAIMS = '1,2,3,4,5,6,7'
+
+
+def _claim_list(text: str) -> list[int]:
+  try:
+    return [int(t) for t in text.split(',') if t.strip()]
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f'expected claim numbers like 1,3,5, got {text!r}') from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument(
+      '--claims', type=_claim_list, default=_claim_list(ALL_CLAIMS),
+      metavar='N,N,...', help='which claims to measure (default: all seven: '
+      '1 Fig. 2, 2 Fig. 4, 3 Fig. 5, 4 Fig. 6, 5 Fig. 7, 6 Table 1, '
+      '7 §5.2)')
+  parser.add_argument(
+      '--siblings', nargs='+', default=[], metavar='WORKDIR',
+      help='claim 4 (Fig. 6): runs of the same data set with another first '
+      'layer or without clipping (configs/synthetic_fidelity.py variants)')
+  parser.add_argument(
+      '--transfer_dir', help='claim 7: where its transfer runs are trained '
+      '(default: claims_transfer/ beside the figures; rerunning reuses them)')
+
+
+def claims_command(args: argparse.Namespace, run,
+                   out_dir: pathlib.Path) -> list[pathlib.Path]:
+  """Measures the paper's findings on this run (Figs. 2, 4-7, Table 1,
+  §5.2), each against a criterion fixed in advance; prints the scorecard
+  and writes claims.csv and claims.png. Claims this run cannot be measured
+  on say what they need."""
+  # pylint: disable=g-import-not-at-top
+  from zfjax.analyses import scorecard
+  from zfjax.figures import plots
+  from zfjax.figures import tables
+  # pylint: enable=g-import-not-at-top
+
+  def report(verdict):
+    print(f'claim {verdict.claim}: {verdict.status}: {verdict.measured}',
+          flush=True)
+
+  transfer_dir = args.transfer_dir or os.fspath(out_dir / 'claims_transfer')
+  verdicts = scorecard.measure(run, args.claims, siblings=args.siblings,
+                               transfer_dir=transfer_dir, on_verdict=report)
+  print(tables.format_claims(verdicts))
+  title = (f'{os.path.basename(os.path.normpath(run.workdir))}: '
+           f'{run.spec.name} on {run.config.dataset}, epoch {run.epoch}; '
+           f'{sum(v.holds is True for v in verdicts)} of {len(verdicts)} '
+           f'claims hold')
+  return [pathlib.Path(tables.write_claims_csv(out_dir / 'claims.csv',
+                                               verdicts)),
+          pathlib.Path(plots.claims_page(out_dir / 'claims.png', verdicts,
+                                         title))]
