@@ -41,7 +41,7 @@ def _rows(path):
 
 def test_scorecard_of_a_tiny_run(tiny_run, alexnet, capsys):
   assert visualize.main(['--workdir', tiny_run, 'claims', '--claims',
-                         '1,2,3,4,5,6', '--siblings', alexnet]) == 0
+                         '1', '2', '3', '4', '5', '6', '--siblings', alexnet]) == 0
   out = capsys.readouterr().out
   rows = _rows(f'{tiny_run}/figures/claims.csv')
   assert sorted(rows) == [1, 2, 3, 4, 5, 6]
@@ -64,7 +64,7 @@ def test_claims_that_need_boxes_say_so_on_another_data_set(alexnet, capsys):
   """A converted AlexNet without its data set: every claim is one line
   saying what it needs; the command still writes the scorecard."""
   assert visualize.main(['--workdir', alexnet, 'claims', '--claims',
-                         '1,4,5,6,7']) == 0
+                         '1', '4', '5', '6', '7']) == 0
   rows = _rows(f'{alexnet}/figures/claims.csv')
   assert all(r['verdict'] == 'not measured' for r in rows.values())
   for claim in (1, 5):

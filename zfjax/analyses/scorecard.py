@@ -219,23 +219,29 @@ def _role(run: workdirs.TrainedRun) -> str | None:
                      run.config.clip_radius is not None))
 
 
-def _world(config) -> tuple:
-  shape = config.shapes.to_dict() if config.dataset == 'zfjax_shapes' else {}
-  shape = {k: v for k, v in shape.items() if k not in ('num_train',)}
-  return (config.dataset, config.resize_size, config.crop_size,
-          tuple(sorted(shapes.World.of(config.shapes)._asdict().items()))
-          if shape else (), shape.get('image_size'))
+def _data_of(config) -> dict:
+  """What a run was trained on: data set, input sizes and built-in world."""
+  what = {'dataset': config.dataset, 'resize_size': config.resize_size,
+          'crop_size': config.crop_size}
+  if config.dataset == 'zfjax_shapes':
+    what.update(image_size=config.shapes.image_size,
+                **shapes.World.of(config.shapes)._asdict())
+  return what
 
 
 def filters(run: workdirs.TrainedRun,
             siblings: Sequence[str]) -> claims.Verdict:
   """Claim 4: dead and dominant first-layer filters of the three runs."""
   runs = [run] + [workdirs.load_run(path) for path in siblings]
+  ours = _data_of(run.config)
   for other in runs[1:]:
-    if _world(other.config) != _world(run.config):
+    theirs = _data_of(other.config)
+    if theirs != ours:
+      differ = ', '.join(f'{k} {theirs.get(k)} (this run {ours.get(k)})'
+                         for k in sorted(set(ours) | set(theirs))
+                         if ours.get(k) != theirs.get(k))
       return claims.missing(4, f'sibling {other.workdir} was trained on '
-                            f'other data ({_world(other.config)}, this run '
-                            f'{_world(run.config)}); give runs of the same '
+                            f'other data: {differ}; give runs of the same '
                             f'data set and world')
   roles = {}
   for r in runs:
