@@ -40,8 +40,9 @@ def _rows(path):
 
 
 def test_scorecard_of_a_tiny_run(tiny_run, alexnet, capsys):
-  assert visualize.main(['--workdir', tiny_run, 'claims', '--claims',
-                         '1', '2', '3', '4', '5', '6', '--siblings', alexnet]) == 0
+  assert visualize.main(['--workdir', tiny_run, 'claims', '--claims', '1',
+                         '2', '3', '4', '5', '6', '--siblings',
+                         alexnet]) == 0
   out = capsys.readouterr().out
   rows = _rows(f'{tiny_run}/figures/claims.csv')
   assert sorted(rows) == [1, 2, 3, 4, 5, 6]
