@@ -206,10 +206,14 @@ def transfer_config(variant: str) -> ml_collections.ConfigDict:
   config.learning_rate = 0.01
   if scratch:
     # Every layer learns: more steps, at the rate the source run used
-    # (configs/synthetic.py, configs/zfnet_imagenet.py).
+    # (configs/synthetic.py, configs/zfnet_imagenet.py) at its batch, scaled
+    # down in proportion for smaller batches (the linear scaling rule): at
+    # 1 image per class (batch 2) the full rate made the 84-pixel net of
+    # configs/synthetic_fidelity.py diverge.
     config.num_epochs = 100
     config.plateau_patience = config.num_epochs
-    config.learning_rate = 0.005 if config.model == 'zfnet_small' else 0.01
+    rate, batch = (0.005, 32) if config.model == 'zfnet_small' else (0.01, 128)
+    config.learning_rate = rate * min(1.0, config.batch_size / batch)
   else:
     config.transfer.from_workdir = source
     config.transfer.train_from = 'fc8'
