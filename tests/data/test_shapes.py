@@ -287,3 +287,24 @@ def test_world_names_its_prepared_directory():
       '64px_train20000_val2000_seed0')
   name = shapes_dataset._config(96, 100, 10, 1, world=shapes.World(24, 0.3))
   assert name.name == '96px_train100_val10_seed1_c24_occ0.3'
+  name = shapes_dataset._config(64, 100, 10, 0, novel=True,
+                                world=shapes.World(24, 0.0, True))
+  assert name.name == 'novel_64px_train100_val10_seed0_dark'
+
+
+def test_dark_details_are_darker_and_change_only_colours():
+  dark = shapes.World(dark_details=True)
+  def luminance(c):
+    return float(np.dot(c, (0.299, 0.587, 0.114)))
+  for index in range(40):
+    plain = shapes.example_scene('train', index, 64)
+    scene = shapes.example_scene('train', index, 64, world=dark)
+    for field in plain._fields:
+      if field not in ('body_color', 'detail_color'):
+        np.testing.assert_array_equal(getattr(plain, field),
+                                      getattr(scene, field))
+    body, detail = scene.body_color, scene.detail_color
+    assert luminance(body) >= 110
+    assert luminance(detail) <= luminance(body) - 100
+    assert np.linalg.norm(body - scene.background) >= 120
+    assert np.linalg.norm(detail - body) >= 120

@@ -29,6 +29,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from zfjax.data import shapes
 from zfjax.networks import models
 from zfjax.training import defaults
 from zfjax.training import trainer
@@ -90,7 +91,9 @@ def with_source_architecture(from_workdir: str | None,
   if source.dataset == 'zfjax_shapes':
     # The novel classes drawn as the source's world draws its own classes.
     merged['shapes.image_size'] = source.shapes.image_size
-    merged['shapes.occluders'] = float(source.shapes.get('occluders', 0.0))
+    for key, value in shapes.World.of(source.shapes).knobs().items():
+      if key != 'num_classes':
+        merged[f'shapes.{key}'] = value
   merged.update({k: v for k, v in overrides.items() if v is not None})
   return merged
 

@@ -15,9 +15,10 @@ colour noise, a random grating and random clutter shapes. Classes therefore
 differ only in the shape and arrangement of their parts.
 
 A `World` sets what varies beyond the image size and seed: how many classes
-of the catalogue (`shape_classes`) are used, and how often a partial
-occluder (a random blob or bar in front of the object) hides part of it.
-The default world, 12 classes and no occluders, is the one every earlier
+of the catalogue (`shape_classes`) are used, how often a partial occluder
+(a random blob or bar in front of the object) hides part of it, and whether
+detail parts are darker than the body. The default world (12 classes, no
+occluders, details of any contrasting colour) is the one every earlier
 version rendered, byte for byte.
 
 Boxes are pixel (y0, x0, y1, x1) with exclusive ends, so that
@@ -28,6 +29,7 @@ possible under `render`'s transforms) has an empty box, (0, 0, 0, 0).
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import sys
@@ -75,16 +77,25 @@ class World(NamedTuple):
   num_classes: the catalogue's first N classes (`shape_classes`), 1..24.
   occluders: probability that an image has a partial occluder, a random
     blob or bar drawn in front of the object and covering part of it.
+  dark_details: every object's detail parts (eyes, noses, wheels, doors)
+    darker than its body, as eyes and noses are, instead of any colour that
+    contrasts with the body; the body is then at least mid-grey.
   """
   num_classes: int = NUM_CLASSES
   occluders: float = 0.0
+  dark_details: bool = False
 
   @classmethod
   def of(cls, shapes_config) -> World:
     """The world of a config's `shapes` block (keys absent in configs of
     older runs take the default world's values)."""
-    return cls(int(shapes_config.get('num_classes', NUM_CLASSES)),
-               float(shapes_config.get('occluders', 0.0)))
+    return cls(**{name: type(default)(shapes_config.get(name, default))
+                  for name, default in cls._field_defaults.items()})
+
+  def knobs(self) -> dict:
+    """The settings that differ from the default world."""
+    return {k: v for k, v in self._asdict().items()
+            if v != self._field_defaults[k]}
 
   def check(self) -> None:
     if not 1 <= self.num_classes <= shape_classes.MAX_CLASSES:
@@ -337,6 +348,27 @@ def add_occluders(rng_or_seed, scene: Scene, probability: float) -> Scene:
                         occluder_colors=rng.uniform(0, 255, (1, 3)))
 
 
+def _luminance(color: np.ndarray) -> float:
+  return float(np.dot(color, (0.299, 0.587, 0.114)))
+
+
+def darken_details(rng_or_seed, scene: Scene) -> Scene:
+  """`scene` with new body and detail colours: the body at least 120 away
+  from the background (RGB distance) with a luminance of at least 110, the
+  details at least 120 away from the body and 100 darker, so that every
+  instance of a part looks alike in polarity (dark eyes on a lighter face).
+  Draws from `rng_or_seed` only."""
+  rng = _rng(rng_or_seed)
+  while True:
+    body = _contrasting_color(rng, scene.background, 120.0)
+    if _luminance(body) >= 110:
+      break
+  while True:
+    detail = _contrasting_color(rng, body, 120.0)
+    if _luminance(detail) <= _luminance(body) - 100:
+      return scene._replace(body_color=body, detail_color=detail)
+
+
 def render(scene: Scene, image_size: int, *, dy: float = 0.0,
            scale: float = 1.0, angle_deg: float = 0.0) -> Rendered:
   """Draws a scene, optionally with its object moved.
@@ -406,8 +438,12 @@ def example_scene(split: str, index: int, image_size: int, *, seed: int = 0,
   else:
     scene = sample_scene(np.random.default_rng(key),
                          index % world.num_classes, image_size)
+  # Each knob draws from a stream of its own: the rest of the scene is the
+  # same with and without it.
+  if world.dark_details:
+    scene = darken_details(np.random.default_rng(key + [4 + int(novel)]),
+                           scene)
   if world.occluders:
-    # A stream of their own: the scene is the same as without occluders.
     scene = add_occluders(np.random.default_rng(key + [2 + int(novel)]),
                           scene, world.occluders)
   return scene
@@ -462,13 +498,13 @@ def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
 def _serve(argv: Sequence[str]) -> None:
   """Worker of the parallel generation in `shapes_dataset`.
 
-  python -m zfjax.data.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP NUM_CLASSES OCCLUDERS [novel]
+  python -m zfjax.data.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP WORLD [novel]
   renders chunks FIRST, FIRST + STEP, ... of CHUNK examples each and writes
-  each chunk's `encoded_examples` list, pickled, to stdout; a trailing
-  `novel` renders the novel classes.
+  each chunk's `encoded_examples` list, pickled, to stdout; WORLD is the
+  `World` as JSON; a trailing `novel` renders the novel classes.
   """
-  novel = argv[9:] == ['novel']
-  world = World(int(argv[7]), float(argv[8]))
+  novel = argv[8:] == ['novel']
+  world = World.of(json.loads(argv[7]))
   split, image_size, seed, num_examples, chunk, first, step = argv[:7]
   image_size, seed, chunk = int(image_size), int(seed), int(chunk)
   num_examples, first, step = int(num_examples), int(first), int(step)

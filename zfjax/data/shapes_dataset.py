@@ -21,6 +21,7 @@ split is example i.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 import subprocess
@@ -47,12 +48,7 @@ class ShapesConfig(tfds.core.BuilderConfig):
   num_eval: int = 2_000
   seed: int = 0
   novel: bool = False  # the novel classes (shapes.NOVEL_CLASS_NAMES)
-  num_classes: int = shapes.NUM_CLASSES  # shapes.World's knobs
-  occluders: float = 0.0
-
-  @property
-  def world(self) -> shapes.World:
-    return shapes.World(self.num_classes, self.occluders)
+  world: shapes.World = shapes.World()
 
 
 def _config(image_size: int, num_train: int, num_eval: int,
@@ -61,11 +57,13 @@ def _config(image_size: int, num_train: int, num_eval: int,
   prefix = 'novel_' if novel else ''
   # The default world keeps the names (and prepared directories) it had
   # before worlds had knobs.
-  suffix = ''
-  if world.num_classes != shapes.NUM_CLASSES and not novel:
-    suffix += f'_c{world.num_classes}'
-  if world.occluders:
-    suffix += f'_occ{world.occluders:g}'
+  if novel:  # their own 10 classes, whatever the world's number
+    world = world._replace(num_classes=shapes.NUM_CLASSES)
+  knobs = world.knobs()
+  suffix = ''.join(text for key, text in (
+      ('num_classes', f'_c{world.num_classes}'),
+      ('occluders', f'_occ{world.occluders:g}'),
+      ('dark_details', '_dark')) if key in knobs)
   return ShapesConfig(
       name=(f'{prefix}{image_size}px_train{num_train}_val{num_eval}'
             f'_seed{seed}{suffix}'),
@@ -74,10 +72,11 @@ def _config(image_size: int, num_train: int, num_eval: int,
                   + (', novel classes' if novel else
                      f', {world.num_classes} classes')
                   + (f', occluders in {world.occluders:.0%} of the images'
-                     if world.occluders else ''),
+                     if world.occluders else '')
+                  + (', details darker than bodies' if world.dark_details
+                     else ''),
       image_size=image_size, num_train=num_train, num_eval=num_eval,
-      seed=seed, novel=novel, num_classes=world.num_classes,
-      occluders=world.occluders)
+      seed=seed, novel=novel, world=world)
 
 
 class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
@@ -89,7 +88,7 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     size, novel = self.builder_config.image_size, self.builder_config.novel
-    names = shapes.class_names(novel, self.builder_config.num_classes)
+    names = shapes.class_names(novel, self.builder_config.world.num_classes)
     return tfds.core.DatasetInfo(
         builder=self,
         description=(
@@ -143,7 +142,7 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
   workers = [subprocess.Popen(
       [sys.executable, '-m', 'zfjax.data.shapes', split, str(config.image_size),
        str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count),
-       str(config.num_classes), repr(config.occluders)]
+       json.dumps(config.world._asdict())]
       + (['novel'] if config.novel else []),
       stdout=subprocess.PIPE, env=env) for k in range(count)]
   try:
