@@ -310,3 +310,20 @@ def test_transfer_criterion():
                                    top).holds
   close = {**accuracy, ('scratch', 5): 0.65}
   assert not claims.judge_transfer(close, layers, top).holds
+
+
+def test_strongest_units_by_sorting():
+  from zfjax.analyses import scorecard  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(6)
+  acts = np.maximum(rng.normal(size=(5, 4, 3, 6)), 0)
+  acts[..., 2] = 0.0          # a map that never fires
+  acts[..., 4] = 0.0          # one that fires at two places only
+  acts[0, 0, 0, 4], acts[3, 2, 1, 4] = 0.5, 0.7
+  image, channel, y, x = scorecard._strongest_units(acts, np.array([1, 2, 4]),
+                                                    3)
+  for c in (1, 4):
+    values = acts[image[channel == c], y[channel == c], x[channel == c], c]
+    want = np.sort(acts[..., c].ravel())[::-1]
+    want = want[want > 0][:3]
+    np.testing.assert_array_equal(values, want)
+  assert 2 not in channel and (channel == 4).sum() == 2

@@ -118,16 +118,19 @@ def projections(run: workdirs.TrainedRun) -> claims.Verdict:
 
 def _strongest_units(activations: np.ndarray, channels: np.ndarray, k: int
                      ) -> tuple[np.ndarray, ...]:
-  """(image, channel, y, x), each (len(channels) * k,), of the k strongest
-  activations of each channel in (N, H, W, C) `activations`."""
-  n, h, w, _ = activations.shape
-  rows = []
+  """(image, channel, y, x), each (M,), of the k strongest activations of
+  each channel in (N, H, W, C) `activations`; only those above zero (a map
+  that never fires has no strongest unit to follow)."""
+  _, h, w, _ = activations.shape
+  rows = [np.zeros(0, np.int64)] * 4
   for c in channels:
     flat = activations[..., c].ravel()
     best = np.argsort(-flat, kind='stable')[:k]
+    best = best[flat[best] > 0]
     image, rest = np.divmod(best, h * w)
-    rows.append((image, np.full(k, c), *np.divmod(rest, w)))
-  return tuple(np.concatenate(part) for part in zip(*rows))
+    rows = [np.concatenate([a, b]) for a, b in zip(
+        rows, (image, np.full(len(best), c), *np.divmod(rest, w)))]
+  return tuple(rows)
 
 
 def settling(run: workdirs.TrainedRun, *, seed: int = 0) -> claims.Verdict:
@@ -162,8 +165,10 @@ def settling(run: workdirs.TrainedRun, *, seed: int = 0) -> claims.Verdict:
     params = (final if epoch == epochs[-1]
               else workdirs.load_run(run.workdir, epoch=epoch).params)
     for l, layer in enumerate(layers):
+      # A layer none of whose chosen maps fires has nothing to settle.
       similarity[l, e] = claims.cosine_similarity(
-          project(params, layer), reference[layer]).mean()
+          project(params, layer), reference[layer]).mean() if len(
+              units[layer][0]) else 1.0
   return claims.judge_settling(layers, epochs, similarity)
 
 
