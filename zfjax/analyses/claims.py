@@ -16,14 +16,16 @@ makes the measurements on a trained run and calls them.
    at least 0.1.
 2. Fig. 4, lower layers settle earlier: the final epoch's strongest units
    (top 9 over a probe set of validation images, a seeded subset of maps
-   per conv layer) are projected with every kept epoch's weights; a
+   per conv layer; units that do not fire left out) are projected with
+   every kept epoch's weights; a
    layer's similarity at an epoch is the mean cosine similarity of those
    projections to the final ones. A layer settles at the first kept epoch
    from which its similarity stays at least 0.8. Holds when the first conv
    layer settles strictly before the top conv layer and the settling epochs
    rise with depth (Spearman rank correlation with the layer's depth above
    0.5). Needs at least 3 kept epochs.
-3. Fig. 5, invariance: images are moved by the sweeps of
+3. Fig. 5, invariance: images (2 per class, at most 48) are moved by the
+   sweeps of
    `invariance.default_amounts`; distances are relative (`invariance`).
    (a) At the smallest steps either side of the identity, the first
    layer's mean distance exceeds the top hidden layer's, for translation

@@ -37,7 +37,8 @@ from zfjax.training import workdirs
 SCAN_IMAGES = 2_000      # claim 1: the top-9 scan
 PROBE_IMAGES = 256       # claims 2 and 4
 MAPS_PER_LAYER = 16      # claim 2
-INVARIANCE_PER_CLASS = 2  # claim 3
+INVARIANCE_PER_CLASS = 2  # claim 3, at most
+INVARIANCE_IMAGES = 48
 OCCLUSION_IMAGES = 48    # claim 5
 NEEDS_BOXES = ('needs object boxes: the built-in data set (zfjax_shapes) '
                'has them, {dataset} does not')
@@ -179,7 +180,7 @@ def invariances(run: workdirs.TrainedRun) -> claims.Verdict:
   """Claim 3: distances and p(true) under translation, scale, rotation."""
   config, prep, split = run.config, run.preprocessing, _split(run)
   indices = list(range(min(INVARIANCE_PER_CLASS * run.spec.num_classes,
-                           run.data.split_size(split))))
+                           INVARIANCE_IMAGES, run.data.split_size(split))))
   layers = invariance.default_layers(run.spec)
   sweeps, labels = {}, None
   if not _builtin(run):
