@@ -15,28 +15,27 @@ makes the measurements on a trained run and calls them.
    when the mean `inside` is at least 0.5 and the mean of `inside - chance`
    at least 0.1.
 2. Fig. 4, lower layers settle earlier: the final epoch's strongest units
-   (top 9 over a probe set of validation images, a seeded subset of maps
-   per conv layer; units that do not fire left out) are projected with
-   every kept epoch's weights; a
-   layer's similarity at an epoch is the mean cosine similarity of those
-   projections to the final ones. A layer settles at the first kept epoch
-   from which its similarity stays at least 0.8. Holds when the first conv
-   layer settles strictly before the top conv layer and the settling epochs
-   rise with depth (Spearman rank correlation with the layer's depth above
-   0.5). Needs at least 3 kept epochs.
+   (top 9 over a probe set of validation images, a seeded subset of maps per
+   conv layer; units that do not fire left out) are projected with every
+   kept epoch's weights; a layer's similarity at an epoch is the mean cosine
+   similarity of those projections to the final ones. A layer settles at the
+   first kept epoch from which its similarity stays at least 0.8. Holds when
+   the first conv layer settles strictly before the top conv layer and the
+   settling epochs rise with depth (Spearman rank correlation with the
+   layer's depth above 0.5). Needs at least 3 kept epochs.
 3. Fig. 5, invariance: images (2 per class, at most 48) are moved by the
-   sweeps of
-   `invariance.default_amounts`; distances are relative (`invariance`).
-   (a) At the smallest steps either side of the identity, the first
-   layer's mean distance exceeds the top hidden layer's, for translation
-   and for scaling. (b) Mean p(true class) over the translations and scales
-   within half of the swept range either side of the identity is at least
-   0.5 for each. (c) Rotation: for images of classes without rotational
-   symmetry, mean p(true) over turns of 90 to 270 degrees is below half its
-   value unturned; for images of symmetric classes (`shape_classes.SYMMETRY`),
-   mean p(true) over the turns that map the object onto itself is at least
-   half its value unturned (when the data set names no symmetric class this
-   part is not tested). Holds when (a), (b) and (c) all hold.
+   sweeps of `invariance.default_amounts`; distances are relative
+   (`invariance`). (a) At the smallest steps either side of the identity,
+   the first layer's mean distance exceeds the top hidden layer's, for
+   translation and for scaling. (b) Mean p(true class) over the translations
+   and scales within half of the swept range either side of the identity is
+   at least 0.5 for each. (c) Rotation: for images of classes without
+   rotational symmetry, mean p(true) over turns of 90 to 270 degrees is
+   below half its value unturned; for images of symmetric classes
+   (`shape_classes.SYMMETRY`), mean p(true) over the turns that map the
+   object onto itself is at least half its value unturned (when the data set
+   names no symmetric class this part is not tested). Holds when (a), (b)
+   and (c) all hold.
 4. Fig. 6, architecture selection: first-layer filters of a run with 7x7
    stride-2 filters and feature scale clipping (the reference), an
    otherwise equal run with 11x11 stride-4 filters, and one without
