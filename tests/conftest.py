@@ -102,3 +102,20 @@ def trained_shapes_model(shapes_config) -> TrainedShapesModel:
   accuracy = hits / total
   assert accuracy >= 0.6, f'fixture model reached only {accuracy:.2f}'
   return TrainedShapesModel(params, spec, config, accuracy, seconds)
+
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+  """The workdir of configs/tiny.py trained for its two epochs (about half
+  a minute), its data dir beside it: what a newcomer has after the README's
+  first command, at a test's size. Tests must not change it."""
+  # pylint: disable-next=g-import-not-at-top
+  from configs import tiny
+  from zfjax.training import trainer  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('tiny_run')
+  config = tiny.get_config()
+  config.data_dir = str(root / 'tfds')
+  config.ten_crop_eval = False
+  result = trainer.train_and_evaluate(config, str(root / 'workdir'))
+  assert result.step == 2 * 16
+  return root / 'workdir'

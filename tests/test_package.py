@@ -48,7 +48,9 @@ print('cli', cli.returncode, cli.stderr.strip().splitlines()[-1])
 shown = subprocess.run([sys.executable, '-m', 'zfjax', 'visualize',
                         '--workdir', 'converted', 'filters'],
                        capture_output=True, text=True)
-print('visualize', shown.returncode, shown.stdout.strip().splitlines()[-1])
+print('visualize', shown.returncode, *shown.stdout.splitlines()[-2:])
+from zfjax.figures import site
+print('templates', site.Site(os.getcwd())._env.get_template('unit.html').name)
 '''
 
 
@@ -65,9 +67,11 @@ def test_dependencies_match_requirements():
     name = req.name.lower().replace('_', '-')
     assert name in pins, f'{req.name} is not in requirements.txt'
     assert req.specifier.contains(pins[name]), (dependency, pins[name])
-  # Everything pinned is a dependency, but the test runner.
+  # Everything pinned is a dependency, but the test-only pins: the test
+  # runner and the browser driver of the atlas's browser test.
   assert set(pins) - {Requirement(d).name.lower().replace('_', '-')
-                      for d in project['dependencies']} == {'pytest'}
+                      for d in project['dependencies']} == {'pytest',
+                                                            'selenium'}
 
 
 def test_pip_install_then_use_from_outside(tmp_path):
@@ -112,5 +116,7 @@ def test_pip_install_then_use_from_outside(tmp_path):
   assert lines[0] == f'zfjax from {new_site}/zfjax'
   assert lines[1] == 'params 61100840'
   assert lines[2].startswith('cli 2 error: absent.pth does not exist')
-  assert lines[3] == 'visualize 0 converted/figures/filters_conv1.png'
+  assert lines[3] == ('visualize 0 converted/figures/filters_conv1.png '
+                      'converted/figures/filters_conv1.json')
+  assert lines[4] == 'templates unit.html'  # the atlas's, installed
   assert (outside / 'converted' / 'config.json').exists()

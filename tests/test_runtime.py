@@ -174,3 +174,29 @@ def test_configure_sets_all_three_before_anything_starts():
                             runtime.MALLOC_ENV: ''}).stdout.split()
   linux = sys.platform.startswith('linux')
   assert out == [str(linux), 'True', '2', 'True']
+
+
+def test_tensorflow_starts_without_its_notices():
+  """TensorFlow 2.21 announces its oneDNN operations through absl's C++
+  logging, which TF_CPP_MIN_LOG_LEVEL does not reach: configure() turns
+  them off (the pipeline runs none), and TensorFlow starts silently. A
+  user's own setting is kept."""
+  code = textwrap.dedent('''
+      import os, sys
+      from zfjax import runtime
+      runtime.configure()
+      print(os.environ['TF_ENABLE_ONEDNN_OPTS'])
+      import tensorflow as tf
+      tf.constant(1.0) + 1.0
+  ''')
+  env = {k: v for k, v in os.environ.items()
+         if k not in ('TF_ENABLE_ONEDNN_OPTS', 'TF_CPP_MIN_LOG_LEVEL')}
+  env.update(PYTHONPATH=ROOT, JAX_PLATFORMS='cpu')
+  out = subprocess.run([sys.executable, '-c', code], check=True,
+                       capture_output=True, text=True, cwd=ROOT, env=env)
+  assert out.stdout.split() == ['0']
+  assert out.stderr == '', out.stderr
+  kept = subprocess.run([sys.executable, '-c', code], check=True,
+                        capture_output=True, text=True, cwd=ROOT,
+                        env={**env, 'TF_ENABLE_ONEDNN_OPTS': '1'})
+  assert kept.stdout.split() == ['1']

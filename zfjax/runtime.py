@@ -20,7 +20,12 @@ each only where the user has not set it already:
     its dots and reductions stay. XLA reads XLA_FLAGS when JAX starts its
     first backend. A setting of the flag already in XLA_FLAGS is kept.
   * TensorFlow (the data pipeline) logs only its errors
-    (TF_CPP_MIN_LOG_LEVEL=2), which it reads at its first import.
+    (TF_CPP_MIN_LOG_LEVEL=2), which it reads at its first import, and
+    leaves out its oneDNN custom operations (TF_ENABLE_ONEDNN_OPTS=0):
+    TensorFlow 2.21 announces them through absl's C++ logging, which
+    ignores TF_CPP_MIN_LOG_LEVEL and printed the notice twice per process,
+    and the pipeline runs none of them (it decodes, crops and resizes; the
+    network is JAX's). Measured no slower: benchmarks/README.md.
 
 In a notebook the kernel runs threads before the first cell, so the malloc
 setting cannot take there; start Jupyter with
@@ -183,5 +188,6 @@ def configure() -> Settings:
   started) is left as it is and reported False.
   """
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
   kept = runs_on_cpu() and keep_freed_memory()
   return Settings(kept, use_eigen_convolutions())

@@ -317,3 +317,45 @@ def test_bad_layers_and_sizes_raise_one_line_errors():
   with pytest.raises(ZfjaxError, match='image_size'):
     deconv.project(params, trace, spec, 'conv2', zero, zero, zero,
                    image_size=64)
+
+
+def test_the_trace_gives_the_image_size():
+  """zfnet_small traced at 56 pixels (its native size is 64; 55 gives the
+  same shapes): projections need no image_size=, and a trace that does not
+  record its size asks for it."""
+  spec = specs.get_spec('zfnet_small', 12)
+  params = models.init_params(jax.random.key(0), spec, 56, weight_std=None)
+  images = jnp.asarray(np.random.default_rng(0).normal(
+      size=(2, 56, 56, 3)) * 50, jnp.float32)
+  _, trace = models.forward_trace(params, images, spec)
+  assert trace.image_size == 56
+  assert specs.layer_shapes(spec, 55) == specs.layer_shapes(spec, 56)
+  channel = jnp.array([3, 7])
+  y, x = deconv.strongest_position(trace, 'conv5', channel)
+  found = deconv.project(params, trace, spec, 'conv5', channel, y, x)
+  stated = deconv.project(params, trace, spec, 'conv5', channel, y, x,
+                          image_size=56)
+  assert found.shape == (2, 56, 56, 3)
+  np.testing.assert_array_equal(found, stated)
+  whole = deconv.project_map(params, trace, spec, 'conv5', channel)
+  assert whole.shape == (2, 56, 56, 3)
+  unknown = trace._replace(image_size=None)
+  with pytest.raises(ZfjaxError, match='pass image_size='):
+    deconv.project(params, unknown, spec, 'conv5', channel, y, x)
+
+
+def test_project_strongest_is_the_largest_activation():
+  spec = specs.get_spec('zfnet_small', 12)
+  params = models.init_params(jax.random.key(1), spec, 56, weight_std=None)
+  images = jnp.asarray(np.random.default_rng(1).normal(
+      size=(3, 56, 56, 3)) * 50, jnp.float32)
+  got = deconv.project_strongest(params, images, spec, 'conv4')
+  _, trace = models.forward_trace(params, images, spec)
+  acts = np.asarray(trace.activations['conv4'])
+  for n in range(3):  # brute force: the largest entry of each image's maps
+    y, x, c = np.unravel_index(np.argmax(acts[n]), acts[n].shape)
+    assert (got.y[n], got.x[n], got.channel[n]) == (y, x, c)
+    assert got.value[n] == pytest.approx(acts[n, y, x, c], rel=1e-5)
+  want = deconv.project(params, trace, spec, 'conv4', got.channel, got.y,
+                        got.x)
+  np.testing.assert_allclose(got.projection, want, rtol=1e-5, atol=1e-5)

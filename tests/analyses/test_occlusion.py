@@ -172,3 +172,26 @@ def test_p_true_drops_most_over_the_object(trained_shapes_model):
   # The factor is the minute-trained model's own: 4.1 and 2.0 for two
   # models whose gradients differed only in float rounding.
   assert inside > 1.5 * outside
+
+
+def test_a_guess_is_titled_predicted_and_select_keeps_one_image(tiny):
+  """Without true labels the figure names the model's own guess
+  "predicted", never "true"; `select` is the result of one image."""
+  # pylint: disable-next=g-import-not-at-top
+  from zfjax.figures import plots
+  params, images = tiny
+  result = occlusion.occlusion_sweep(params, images, TINY, size=8, stride=8)
+  one = occlusion.select(result, [1])
+  assert one.p_true.shape == (1,) + result.p_true.shape[1:]
+  np.testing.assert_array_equal(one.p_true[0], result.p_true[1])
+  assert one.channel[0] == result.channel[1] and one.ys is result.ys
+  names = [f'class {c}' for c in range(10)]
+  pixels = np.zeros((16, 16, 3), np.uint8)
+  box = occlusion.worst_boxes(result)[0]
+  for true_label, word in ((False, 'predicted'), (True, 'true')):
+    fig = plots.occlusion_panels(pixels, result, 0, None, names, box,
+                                 true_label=true_label)
+    titles = ' '.join(ax.get_title() for ax in fig.axes)
+    assert titles.startswith(f'(a) {word}: class {result.labels[0]}')
+    if not true_label:
+      assert 'true' not in titles

@@ -139,13 +139,11 @@ def test_patch_windows_hold_the_receptive_field_inside_the_image():
       [images[0, 0:3, 2:5], images[1, 1:4, 1:4]])
 
 
-def test_top_patches_crop_whole_projections_and_image_patches(data):
-  params, images, index, _ = data
-  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'],
-                  4)['conv2']
+def recording_loader(images, index):
+  """An image loader by split index that records what it is asked; also
+  the position of each index in `images` and the display images."""
   position = {int(i): n for n, i in enumerate(index)}
   display = np.clip(images + 128, 0, 255).astype(np.uint8)
-
   requests = []
 
   def load(split_indices):
@@ -153,13 +151,23 @@ def test_top_patches_crop_whole_projections_and_image_patches(data):
     rows = [position[int(i)] for i in split_indices]
     return images[rows], display[rows]
 
+  return load, requests, position, display
+
+
+def test_top_patches_crop_whole_projections_and_image_patches(data):
+  params, images, index, _ = data
+  top = topk.scan(params, SPEC, batches(images, index, 8), ['conv2'],
+                  4)['conv2']
+  load, requests, position, display = recording_loader(images, index)
   channels = [3, 0, 17]
   got = topk.top_patches(params, SPEC, 'conv2', top, channels, load,
                          image_size=SIZE, chunk_size=3, load_size=5)
-  # Loads of at most load_size, in increasing image index: one sweep.
+  # Loads of at most load_size, in increasing image index: one sweep, each
+  # image once however many maps list it.
   asked = np.concatenate(requests)
-  assert max(map(len, requests)) <= 5 and np.all(np.diff(asked) >= 0)
-  assert sorted(asked) == sorted(top.index[channels].ravel())
+  assert max(map(len, requests)) <= 5 and np.all(np.diff(asked) > 0)
+  listed = top.index[channels].ravel()
+  assert asked.tolist() == sorted(set(listed[listed >= 0].tolist()))
   side = min(specs.receptive_fields(SPEC)['conv2'].size, SIZE)
   assert got.projections.shape == (3, 4, side, side, 3)
   assert got.patches.shape == (3, 4, side, side, 3)
@@ -208,3 +216,50 @@ def test_unfilled_slots_load_nothing_and_stay_blank(data):
     topk.scan(params, SPEC, [], ['pool2'])
   with pytest.raises(ZfjaxError, match='conv7'):
     topk.scan(params, SPEC, [], ['conv7'])
+
+
+def test_project_tops_loads_each_image_once_for_every_layer(data):
+  """Several layers in one sweep: each image listed by any map of any
+  layer is loaded once, in increasing index, and every crop is that of
+  deconv.project on the image alone; scan_with_maxima's maxima are the
+  maps' maxima."""
+  params, images, index, trace = data
+  layers = ('conv1', 'conv3', 'conv5')
+  top, maxima = topk.scan_with_maxima(params, SPEC, batches(images, index, 8),
+                                      layers, 3)
+  order = np.argsort(index)
+  assert maxima.index.tolist() == sorted(index.tolist())
+  for layer in layers:
+    np.testing.assert_allclose(
+        maxima.values[layer],
+        np.asarray(trace.activations[layer]).max(axis=(1, 2))[order],
+        rtol=1e-5, atol=1e-5)
+  load, requests, position, display = recording_loader(images, index)
+  channels = {'conv1': [0, 5], 'conv3': [2], 'conv5': [1, 7, 3]}
+  got = topk.project_tops(params, SPEC, top, channels, load, image_size=SIZE,
+                          chunk_size=4, load_size=6)
+  listed = np.concatenate([top[l].index[c].ravel()
+                           for l, c in channels.items()])
+  assert np.concatenate(requests).tolist() == sorted(
+      set(listed[listed >= 0].tolist()))
+  assert max(map(len, requests)) <= 6
+  for layer, chans in channels.items():
+    for m, ch in enumerate(chans):
+      for j in np.flatnonzero(top[layer].index[ch] >= 0):
+        n = position[int(top[layer].index[ch, j])]
+        y, x = int(top[layer].y[ch, j]), int(top[layer].x[ch, j])
+        full = np.asarray(deconv.project(
+            params, models.forward_trace(params, jnp.asarray(
+                images[n:n + 1]), SPEC)[1], SPEC, layer, [ch], [y], [x],
+            image_size=SIZE))[0]
+        np.testing.assert_allclose(np.abs(got[layer].projections[m, j]).sum(),
+                                   np.abs(full).sum(), rtol=1e-4)
+        y0, x0, y1, x1 = specs.receptive_box(SPEC, layer, y, x, SIZE)
+        oy, ox = y0 - got[layer].windows[m, j, 0], x0 - got[layer].windows[
+            m, j, 1]
+        np.testing.assert_allclose(
+            got[layer].projections[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+            full[y0:y1, x0:x1], atol=1e-4 * np.abs(full).max())
+        np.testing.assert_array_equal(
+            got[layer].patches[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
+            display[n, y0:y1, x0:x1])

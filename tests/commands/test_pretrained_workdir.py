@@ -8,6 +8,7 @@ numbers they write are checked against direct forward passes.
 
 import csv
 import json
+import pathlib
 
 import jax
 import matplotlib.image
@@ -76,7 +77,8 @@ def test_top9_over_an_image_dir(workdir, image_dir, model):
   assert visualize.main(['--workdir', str(workdir), 'top9', '--image_dir',
                          str(image_dir), '--layers', 'conv2', '--channels',
                          '3,100', '--k', '2', '--npz']) == 0
-  result = np.load(workdir / 'figures' / 'top9_conv2.npz')
+  stem = f'top9_conv2_channels3-100_k2_image_dir-{image_dir.name}'
+  result = np.load(workdir / 'figures' / f'{stem}.npz')
   files = sorted(image_dir.glob('*.png'))
   images = _inputs(model, files)
   _, trace = models.forward_trace(model.params, images, model.spec)
@@ -86,7 +88,7 @@ def test_top9_over_an_image_dir(workdir, image_dir, model):
     order = np.argsort(-best, kind='stable')[:2]
     np.testing.assert_array_equal(result['index'][row], order)
     np.testing.assert_allclose(result['value'][row], best[order], rtol=1e-5)
-  assert (workdir / 'figures' / 'top9_conv2.png').stat().st_size > 0
+  assert (workdir / 'figures' / f'{stem}.png').stat().st_size > 0
 
 
 def test_image_dir_errors(workdir, tmp_path, capsys):
@@ -103,7 +105,8 @@ def test_occlusion_on_files(workdir, image_dir, model):
   assert visualize.main(['--workdir', str(workdir), 'occlusion', '--files',
                          str(photo), '--labels', '7', '--size', '40',
                          '--stride', '30']) == 0
-  with open(workdir / 'figures' / 'occlusion.csv') as f:
+  stem = workdir / 'figures' / 'occlusion_photo1_labels7_size40_stride30'
+  with open(f'{stem}.csv') as f:
     rows = list(csv.DictReader(f))
   # Corners 0, 30, 60 (60 + 40 >= 99) on both axes.
   assert len(rows) == 9
@@ -116,7 +119,7 @@ def test_occlusion_on_files(workdir, image_dir, model):
                                       model.spec))[0]
   assert float(row['p_true']) == pytest.approx(float(probs[7]), abs=1e-5)
   assert int(row['top_label']) == int(np.argmax(probs))
-  assert (workdir / 'figures' / 'occlusion_photo1.png').exists()
+  assert pathlib.Path(f'{stem}.png').exists()
 
 
 def test_invariance_on_files(workdir, image_dir, model):
@@ -124,7 +127,8 @@ def test_invariance_on_files(workdir, image_dir, model):
   assert visualize.main(['--workdir', str(workdir), 'invariance', '--files',
                          *files, '--transforms', 'translate', '--labels',
                          '0,1']) == 0
-  with open(workdir / 'figures' / 'invariance.csv') as f:
+  tag = 'files-photo0-photo1_labels0-1_transforms-translate'
+  with open(workdir / 'figures' / f'invariance_{tag}.csv') as f:
     rows = [r for r in csv.DictReader(f) if float(r['amount']) == 0]
   images = _inputs(model, files)
   probs = np.asarray(jax.nn.softmax(models.apply(model.params, images,
@@ -138,6 +142,6 @@ def test_invariance_on_files(workdir, image_dir, model):
 def test_filters(workdir, model, capsys):
   assert visualize.main(['--workdir', str(workdir), 'filters', '--npz']) == 0
   assert 'conv1: 64 filters' in capsys.readouterr().out
-  saved = np.load(workdir / 'figures' / 'filters_conv1.npz')
+  saved = np.load(workdir / 'figures' / 'filters_conv1.npz')  # all defaults
   np.testing.assert_array_equal(saved['kernel'],
                                 np.asarray(model.params['conv1']['kernel']))

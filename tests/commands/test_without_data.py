@@ -30,6 +30,16 @@ def _listing(root):
           for d, _, files in os.walk(root) for f in files}
 
 
+def assert_clean_log(stderr):
+  """What a terminal shows of a command is zfjax's: plain progress lines off
+  a terminal (no carriage-return redraws), none of TensorFlow's notices or
+  TFDS's messages for a set that downloads nothing."""
+  assert '\r' not in stderr
+  for noise in ('oneDNN', 'absl::InitializeLog', 'Downloading and preparing',
+                'dataset_info.json', 'downloaded and prepared', 'Traceback'):
+    assert noise not in stderr, stderr[-3000:]
+
+
 @pytest.fixture(scope='module')
 def run_without_data(tmp_path_factory):
   """(workdir, moved data dir, its listing, image files, part file)."""
@@ -43,6 +53,9 @@ def run_without_data(tmp_path_factory):
       capture_output=True, text=True, timeout=600,
       env=dict(os.environ, JAX_PLATFORMS='cpu'))
   assert train.returncode == 0, train.stderr[-3000:]
+  assert_clean_log(train.stderr)
+  # The built-in set is rendered with zfjax's own line, not TFDS's.
+  assert 'rendering the built-in data set zfjax_shapes' in train.stderr
   moved = root / 'elsewhere'
   shutil.move(str(data_dir), str(moved))
   # Two photos of built-in faces (a PNG and a JPEG, not square) and a part
@@ -84,6 +97,8 @@ def test_analyses_of_your_own_images_need_only_the_workdir(run_without_data,
   ]
   code = textwrap.dedent(f'''
       import sys
+      from zfjax import runtime
+      runtime.configure()  # as visualize.py does first
       from zfjax.commands import visualize
       for argv in {commands!r}:
         status = visualize.main(['--workdir', {str(workdir)!r}] + argv)
@@ -99,9 +114,16 @@ def test_analyses_of_your_own_images_need_only_the_workdir(run_without_data,
   statuses = [l for l in result.stdout.splitlines() if l.startswith('status')]
   assert statuses == [f'status {argv[0]} 0' for argv in commands], (
       result.stdout[-2000:] + result.stderr[-3000:])
+  assert_clean_log(result.stderr)
+  # The sweeps' progress, as plain lines.
+  for bar in ('top-k scan:', 'occlusion:', 'rotate:', 'translate:'):
+    assert any(l.startswith(bar) for l in result.stderr.splitlines()), bar
   figures = workdir / 'figures'
-  for name in ('top9_conv1.png', 'occlusion_face0.png', 'occlusion_face1.png',
-               'invariance.png', 'correspondence.csv'):
+  for name in ('top9_conv1_maps2_image_dir-photos.png',
+               'occlusion_face0_size8_stride8.png',
+               'occlusion_face1_size8_stride8.png',
+               'invariance_files-face0-face1_transforms-rotate.png',
+               'correspondence_parts_file-parts_set_size2.csv'):
     assert (figures / name).stat().st_size > 0, name
   # No data set was rendered, read or looked for.
   assert not (workdir.parent / 'tfds').exists()

@@ -13,8 +13,11 @@ import jax
 import numpy as np
 import pytest
 
+from tensorflow.core.util import event_pb2
+
 from configs import tiny
-from zfjax.training import checkpoints, trainer
+from zfjax.data.tf_setup import tf
+from zfjax.training import checkpoints, metrics, trainer
 from zfjax.training import workdirs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -90,23 +93,52 @@ def dirs(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def reference(dirs, tmp_path_factory):
-  """Params of the tiny config trained without interruption."""
+def reference_run(dirs, tmp_path_factory):
+  """The workdir of the tiny config trained without interruption."""
   data_dir, _ = dirs
   workdir = tmp_path_factory.mktemp('reference')
   result = trainer.train_and_evaluate(tiny_config(data_dir), str(workdir))
   assert result.stopped_by is None and result.step == 32
-  return final_params(str(workdir))[1]
+  return str(workdir)
+
+
+@pytest.fixture(scope='module')
+def reference(reference_run):
+  """Params of the tiny config trained without interruption."""
+  return final_params(reference_run)[1]
+
+
+def logged(workdir):
+  """(split, step) of every metrics.jsonl row and (tag, step) of every
+  TensorBoard scalar, in the order written."""
+  rows = [(r['split'], r['step']) for r in metrics.read_metrics(workdir)]
+  events = []
+  folder = os.path.join(workdir, metrics.TENSORBOARD_DIR)
+  for name in sorted(os.listdir(folder)):
+    for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+      event = event_pb2.Event.FromString(record.numpy())
+      events += [(v.tag, event.step) for v in event.summary.value]
+  return rows, events
 
 
 def test_sigkill_mid_epoch_then_rerun_equals_uninterrupted(
-    dirs, reference, tmp_path):
+    dirs, reference, reference_run, tmp_path):
   data_dir, cache = dirs
   workdir, log = tmp_path / 'run', tmp_path / 'stderr.txt'
   proc = start_training(workdir, data_dir, cache, log)
   # Epoch 2 is steps 17..32 and periodic checkpoints come every 5 steps:
   # once step 20 is saved the run is inside epoch 2.
-  wait_for(lambda: 20 in steps_saved(workdir), proc, log)
+  # Killed once a step past the checkpoint is logged: the rerun logs it
+  # again.
+  def logged_past_checkpoint():
+    saved = steps_saved(workdir)
+    try:
+      steps = [r['step'] for r in metrics.read_metrics(str(workdir))]
+    except ValueError:  # a line being written
+      return False
+    return 20 in saved and max(steps) > max(saved)
+
+  wait_for(logged_past_checkpoint, proc, log)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
   newest = max(steps_saved(workdir))
@@ -120,6 +152,13 @@ def test_sigkill_mid_epoch_then_rerun_equals_uninterrupted(
   model, params = final_params(str(workdir))
   assert model.step == 32 and model.epoch == 2
   assert_same_params(params, reference)
+  # The metric files read as one run: the rows and TensorBoard scalars of
+  # the uninterrupted one, each step once.
+  rows, events = logged(str(workdir))
+  want_rows, want_events = logged(reference_run)
+  assert rows == want_rows
+  assert sorted(events) == sorted(want_events)
+  assert len(set(events)) == len(events)
 
 
 def test_sigterm_saves_current_step_and_damage_falls_back(

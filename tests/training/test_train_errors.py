@@ -1,6 +1,7 @@
 """User errors give one clear line (exit status 2), not a traceback: a
-misspelt config key, a missing data set, a diverging run (which also keeps
-its last good checkpoint)."""
+missing data set, a diverging run (which also keeps its last good
+checkpoint). The bad command lines (a misspelt key, a missing config file,
+...) are tests/commands/test_bad_inputs.py's."""
 
 import os
 import subprocess
@@ -27,20 +28,6 @@ def one_line_error(proc):
   assert len(lines) == 1, proc.stderr[-3000:]
   assert 'Traceback' not in proc.stderr
   return lines[0]
-
-
-def test_misspelt_config_key(tmp_path):
-  line = one_line_error(run_train(
-      '--config', 'configs/tiny.py', '--workdir', str(tmp_path),
-      '--config.learnig_rate=0.1'))
-  assert "'learnig_rate'" in line and "did you mean 'learning_rate'" in line
-  assert not os.path.exists(tmp_path / workdirs.CONFIG_FILE)
-
-
-def test_missing_config_file(tmp_path):
-  line = one_line_error(run_train('--config', 'configs/nope.py', '--workdir',
-                                  str(tmp_path)))
-  assert 'nope.py' in line
 
 
 def test_missing_imagenet(tmp_path):

@@ -21,6 +21,7 @@ thousands of projections run as a few large batched programs.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,36 +34,55 @@ from zfjax.networks.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_s
 from zfjax.networks.specs import AdaptiveAvgPool, receptive_fields
 
 __all__ = ['backproject', 'project', 'project_units', 'project_map',
-           'forward_and_project', 'project_in_chunks', 'strongest_position',
+           'strongest_position', 'project_strongest', 'Strongest',
            'receptive_boxes', 'check_conv_layer']
 
 
 def check_conv_layer(spec: Spec, layer: str) -> Conv:
-  """The Conv record named `layer`; a ZfjaxError for any other name."""
-  record = spec.layer(layer)  # raises for unknown names
-  if not isinstance(record, Conv):
-    raise ZfjaxError(
-        f"layer '{layer}' of spec '{spec.name}' is not a conv layer; the "
-        f"deconvnet projects conv activations: {', '.join(spec.conv_names)}")
-  return record
+  """The Conv record named `layer`; a ZfjaxError naming the conv layers
+  for any other name."""
+  if layer not in spec.conv_names:
+    known = layer in [l.name for l in spec.layers]
+    what = 'is not a conv layer' if known else 'has no layer'
+    subject = (f"layer '{layer}' of spec '{spec.name}' {what}" if known else
+               f"spec '{spec.name}' {what} '{layer}'")
+    raise ZfjaxError(f"{subject}; choose a conv layer: "
+                     f"{', '.join(spec.conv_names)}")
+  return spec.layer(layer)
 
 
 def _image_size(trace: models.Trace, spec: Spec, layer: str,
                 image_size: int | None) -> int:
-  size = spec.image_size if image_size is None else image_size
-  # Strided layers map several input sizes to one output size, so the trace
-  # cannot tell the input size; check that the stated one fits it.
-  expect = layer_shapes(spec, size)
+  """The traced images' side: `image_size`, else the one the trace
+  records, else (a trace made without it) the spec's native size; checked
+  against the trace's activations up to `layer`."""
+  size = next(s for s in (image_size, trace.image_size, spec.image_size)
+              if s is not None)
+  if not _fits(trace, spec, layer, size):
+    # Strided layers map several input sizes to one shape, so a trace that
+    # does not record its size cannot tell it.
+    raise ZfjaxError(
+        f"the trace's activations do not have the shapes of {size}-pixel "
+        f'images; pass image_size= the size of the traced images')
+  return size
+
+
+def _fits(trace: models.Trace, spec: Spec, layer: str, size: int) -> bool:
+  """Whether `size`-pixel images give the trace's conv shapes up to
+  `layer`."""
+  try:
+    expect = layer_shapes(spec, size)
+  except ZfjaxError:  # too small for the spec
+    return False
   for name in spec.conv_names:
-    got = tuple(trace.activations[name].shape[1:])
-    if got != expect[name]:
-      raise ZfjaxError(
-          f"the trace's {name} has shape {got}, not {expect[name]} as for "
-          f'{size}-pixel images; pass image_size= the size of the traced '
-          f'images')
+    # A partial trace may keep only what one projection reads (as
+    # `topk.project_tops` passes): check the layers it holds.
+    if (name in trace.activations and
+        tuple(trace.activations[name].shape[1:]) != expect[name]):
+      return False
     if name == layer:
       break
-  return size
+  return True
 
 
 def backproject(params: models.Params, switches: dict[str, jax.Array],
@@ -126,8 +146,8 @@ def project_units(params: models.Params, trace: models.Trace, spec: Spec,
                   image_size: int | None = None, dtype=None) -> jax.Array:
   """Projections of M chosen activations of `layer`, any mix of images.
 
-  trace: from `models.forward_trace` on N images of `image_size` pixels
-  (default: the spec's). image, channel, y, x: int arrays (M,); selection m
+  trace: from `models.forward_trace` on N images of S pixels; S is the
+  one the trace records (`image_size` overrides it). image, channel, y, x: int arrays (M,); selection m
   is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
   Each is seeded with its own value, every other activation of the layer
   zero. Returns (M, S, S, 3) float32 pixel-space projections.
@@ -310,19 +330,6 @@ def project_map(params: models.Params, trace: models.Trace, spec: Spec,
                      jnp.where(keep, acts, 0), size)
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
-def forward_and_project(params: models.Params, images: jax.Array, spec: Spec,
-                        layer: str, channel: jax.Array, y: jax.Array,
-                        x: jax.Array) -> jax.Array:
-  """Forward pass of NHWC images (N, S, S, 3) and one projection per image.
-
-  The layers above `layer` are dead code under jit and never computed.
-  """
-  _, trace = models.forward_trace(params, images, spec)
-  return project(params, trace, spec, layer, channel, y, x,
-                 image_size=images.shape[1])
-
-
 def strongest_position(trace: models.Trace, layer: str,
                        channel: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Where map `channel` (int (N,) or scalar) of `layer` peaks in each image.
@@ -343,28 +350,40 @@ def strongest_position(trace: models.Trace, layer: str,
   return (flat // w).astype(jnp.int32), (flat % w).astype(jnp.int32)
 
 
-def _padded_slice(a: np.ndarray, start: int, size: int) -> np.ndarray:
-  """a[start:start + size], its last row repeated up to `size` rows."""
-  part = np.asarray(a[start:start + size])
-  return np.concatenate([part, np.repeat(part[-1:], size - len(part), 0)])
+class Strongest(NamedTuple):
+  """Each image's strongest unit of a layer and its projection.
 
-
-def project_in_chunks(params: models.Params, images: np.ndarray, spec: Spec,
-                      layer: str, channel: np.ndarray, y: np.ndarray,
-                      x: np.ndarray, *, chunk_size: int = 32) -> np.ndarray:
-  """`forward_and_project` over many images, a fixed-size chunk at a time.
-
-  images: (M, S, S, 3) float32; channel, y, x: (M,). The last chunk is
-  padded so one compiled program serves all. Returns (M, S, S, 3) float32.
+  projection: (N, S, S, 3) float32 signed, pixel units (show it with
+  `grids.normalize_for_display`); channel, y, x: (N,) int32, the unit;
+  value: (N,) float32, its activation.
   """
-  m, size = len(images), images.shape[1]
-  out = [np.zeros((0, size, size, 3), np.float32)]
-  for start in range(0, m, chunk_size):
-    chunk = [_padded_slice(a, start, chunk_size)
-             for a in (images, channel, y, x)]
-    out.append(np.asarray(forward_and_project(
-        params, chunk[0], spec, layer, *chunk[1:]))[:m - start])
-  return np.concatenate(out)
+  projection: np.ndarray
+  channel: np.ndarray
+  y: np.ndarray
+  x: np.ndarray
+  value: np.ndarray
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'layer'))
+def _strongest(params, images, spec: Spec, layer: str):
+  _, trace = models.forward_trace(params, images, spec)
+  acts = trace.activations[layer]
+  n, _, w, c = acts.shape
+  flat = jnp.argmax(acts.reshape(n, -1), axis=1)
+  y, x, channel = flat // (w * c), flat // c % w, flat % c
+  value = acts.reshape(n, -1)[jnp.arange(n), flat]
+  projection = project(params, trace, spec, layer, channel, y, x)
+  return projection, channel, y, x, value
+
+
+def project_strongest(params: models.Params, images: jax.Array, spec: Spec,
+                      layer: str) -> Strongest:
+  """Each image's strongest unit of conv `layer` (its largest activation
+  over every map and position) projected down to the pixels: ZF Fig. 2's
+  cells for images of your own. images: (N, S, S, 3) model inputs."""
+  check_conv_layer(spec, layer)
+  return Strongest(*(np.asarray(a) for a in _strongest(
+      params, jnp.asarray(images, jnp.float32), spec, layer)))
 
 
 def receptive_boxes(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,

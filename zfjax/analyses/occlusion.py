@@ -72,6 +72,20 @@ class OcclusionResult(NamedTuple):
   projection: np.ndarray | None = None
 
 
+# The fields of an `OcclusionResult` with one row per image.
+_PER_IMAGE = ('p_true', 'top_label', 'map_activation', 'heat', 'channel',
+              'labels', 'clean_p_true', 'clean_label', 'clean_activation',
+              'projection')
+
+
+def select(result: OcclusionResult, indices) -> OcclusionResult:
+  """The result of images `indices` (a sequence of positions) only."""
+  indices = np.asarray(indices, np.int64)
+  return result._replace(**{
+      name: np.asarray(getattr(result, name))[indices] for name in _PER_IMAGE
+      if getattr(result, name) is not None})
+
+
 def default_square(image_size: int) -> tuple[int, int]:
   """(size, stride) in pixels: 50 and 8 at 224 pixels, scaled otherwise."""
   scale = image_size / _REFERENCE_IMAGE
@@ -143,7 +157,8 @@ def _clean_pass(params, images, spec: Spec, layer: str,
   activations = trace.activations if switches else {
       layer: trace.activations[layer]}
   return (jax.nn.softmax(logits), clean,
-          models.Trace(activations, trace.switches))
+          models.Trace(activations, trace.switches,
+                       image_size=trace.image_size))
 
 
 @functools.partial(jax.jit, static_argnames=('spec', 'layer', 'size', 'zone',

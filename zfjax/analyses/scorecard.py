@@ -14,6 +14,8 @@ import itertools
 import os
 from typing import Callable, Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from zfjax import progress
@@ -40,6 +42,7 @@ MAPS_PER_LAYER = 16      # claim 2
 INVARIANCE_PER_CLASS = 2  # claim 3, at most
 INVARIANCE_IMAGES = 48
 OCCLUSION_IMAGES = 48    # claim 5
+_trace = jax.jit(models.forward_trace, static_argnums=2)
 NEEDS_BOXES = ('needs object boxes: the built-in data set (zfjax_shapes) '
                'has them, {dataset} does not')
 
@@ -134,6 +137,27 @@ def _strongest_units(activations: np.ndarray, channels: np.ndarray, k: int
   return tuple(rows)
 
 
+def _project_units(params, images: np.ndarray, spec: specs.Spec,
+                   units: dict, chunk: int = 32) -> dict[str, np.ndarray]:
+  """Per layer, the projections (M, S, S, 3) of its units (image, channel,
+  y, x), each (M,), under `params`: one forward trace of the (N, S, S, 3)
+  `images` serves every layer; `chunk` units per call, the last chunk
+  padded by repeating its units (one compiled program per layer)."""
+  _, trace = _trace(params, jnp.asarray(images), spec)
+  out = {}
+  for layer, selection in units.items():
+    m = len(selection[0])
+    parts = [np.zeros((0,) + images.shape[1:], np.float32)]
+    for start in range(0, m, chunk):
+      padded = [np.resize(a[start:start + chunk], chunk) if m - start < chunk
+                else a[start:start + chunk] for a in selection]
+      parts.append(np.asarray(deconv.project_units(
+          params, trace, spec, layer, *map(jnp.asarray, padded)))[
+              :m - start])
+    out[layer] = np.concatenate(parts)
+  return out
+
+
 def settling(run: workdirs.TrainedRun, *, seed: int = 0) -> claims.Verdict:
   """Claim 2: per conv layer, when its projections stop changing."""
   epochs = workdirs.saved_epochs(run.workdir)
@@ -154,21 +178,17 @@ def settling(run: workdirs.TrainedRun, *, seed: int = 0) -> claims.Verdict:
     units[layer] = _strongest_units(np.asarray(trace.activations[layer]),
                                     chosen, 9)
 
-  def project(params, layer):
-    image, channel, y, x = units[layer]
-    return deconv.project_in_chunks(params, images[image], spec, layer,
-                                    channel, y, x)
-
-  reference = {layer: project(final, layer) for layer in layers}
+  reference = _project_units(final, images, spec, units)
   similarity = np.zeros((len(layers), len(epochs)))
   for e, epoch in enumerate(progress.bar(epochs, desc='kept epochs',
                                          unit='epoch')):
     params = (final if epoch == epochs[-1]
               else workdirs.load_run(run.workdir, epoch=epoch).params)
+    projected = _project_units(params, images, spec, units)
     for l, layer in enumerate(layers):
       # A layer none of whose chosen maps fires has nothing to settle.
       similarity[l, e] = claims.cosine_similarity(
-          project(params, layer), reference[layer]).mean() if len(
+          projected[layer], reference[layer]).mean() if len(
               units[layer][0]) else 1.0
   return claims.judge_settling(layers, epochs, similarity)
 
@@ -236,9 +256,10 @@ def _data_of(config) -> dict:
 
 
 def filters(run: workdirs.TrainedRun,
-            siblings: Sequence[str]) -> claims.Verdict:
-  """Claim 4: dead and dominant first-layer filters of the three runs."""
-  runs = [run] + [workdirs.load_run(path) for path in siblings]
+            siblings: Sequence[workdirs.TrainedRun]) -> claims.Verdict:
+  """Claim 4: dead and dominant first-layer filters of this run and its
+  siblings (runs of the same data, `workdirs.load_run`)."""
+  runs = [run, *siblings]
   ours = _data_of(run.config)
   for other in runs[1:]:
     theirs = _data_of(other.config)
@@ -342,7 +363,7 @@ def transfer(run: workdirs.TrainedRun, out: str) -> claims.Verdict:
 
 
 def measure(run: workdirs.TrainedRun, which: Sequence[int], *,
-            siblings: Sequence[str] = (), transfer_dir: str,
+            siblings: Sequence[workdirs.TrainedRun] = (), transfer_dir: str,
             on_verdict: Callable[[claims.Verdict], None] | None = None
             ) -> list[claims.Verdict]:
   """The verdicts of claims `which` (numbers 1-7), in order."""

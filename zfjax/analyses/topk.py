@@ -5,15 +5,18 @@ conv layer, the k largest activations -- at most one per image, the image's
 maximum over the map's positions (ZF Fig. 2), and only where the map fires
 (maximum > 0) -- with the image's index in its split and the position. The
 running state is (C, k) per layer, so memory does not grow with the data
-set. `top_patches` then reloads those images,
-projects each activation through the deconvnet and crops the same window
-around its receptive field from the projection and from the image.
+set; `scan_with_maxima` also keeps every image's maximum of every map (how
+often and how strongly each unit fires: N x C numbers per layer).
+`project_tops` then reloads those images, each once for every map and
+layer that lists it, projects each activation through the deconvnet and
+crops the same window around its receptive field from the projection and
+from the image (`top_patches`: one layer).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable, NamedTuple, Protocol
+from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -85,11 +88,24 @@ def merge(top: TopActivations, acts: jax.Array, mask: jax.Array,
       pick(top.x, (where % w).astype(jnp.int32)))
 
 
+class ImageMaxima(NamedTuple):
+  """Each scanned image's maximum over the positions of every map.
+
+  index: (N,) int64 positions of the N scanned images in their split,
+  ascending; values: per layer (N, C) float32, image n's maximum of map c
+  (0 where the map is silent: activations are rectified).
+  """
+  index: np.ndarray
+  values: dict[str, np.ndarray]
+
+
 @functools.partial(jax.jit, static_argnames=('spec', 'layers'))
 def _scan_step(params, images, mask, index, top, spec, layers):
   _, trace = models.forward_trace(params, images, spec, switches=False)
-  return {name: merge(top[name], trace.activations[name], mask, index)
-          for name in layers}
+  acts = {name: trace.activations[name] for name in layers}
+  maxima = {name: a.max(axis=(1, 2)) for name, a in acts.items()}
+  return ({name: merge(top[name], a, mask, index) for name, a in acts.items()},
+          maxima)
 
 
 def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
@@ -102,18 +118,47 @@ def scan(params: models.Params, spec: Spec, batches: Iterable[ImageBatch],
   `DataSource.eval_batches`. `total` (number of batches) sizes the
   progress bar.
   """
+  return _scan(params, spec, batches, layers, k, total, keep_maxima=False)[0]
+
+
+def scan_with_maxima(params: models.Params, spec: Spec,
+                     batches: Iterable[ImageBatch], layers: Iterable[str],
+                     k: int = 9, *, total: int | None = None
+                     ) -> tuple[dict[str, TopActivations], ImageMaxima]:
+  """`scan`, and from the same pass every image's maximum of every map
+  (`ImageMaxima`: how often and how strongly each unit fires)."""
+  return _scan(params, spec, batches, layers, k, total, keep_maxima=True)
+
+
+def _scan(params, spec, batches, layers, k, total, *, keep_maxima):
   layers = tuple(dict.fromkeys(layers))
   top = {name: _empty(deconv.check_conv_layer(spec, name).features, k)
          for name in layers}
+  index, maxima = [], {name: [] for name in layers}
   for batch in progress.bar(batches, total=total, desc='top-k scan',
                             unit='batch'):
-    top = _scan_step(params, jnp.asarray(batch.images),
-                     jnp.asarray(batch.mask, bool),
-                     jnp.asarray(batch.index, jnp.int32), top, spec, layers)
-  return {name: TopActivations(np.asarray(t.value), np.asarray(t.index,
-                                                                np.int64),
-                               np.asarray(t.y), np.asarray(t.x))
-          for name, t in top.items()}
+    top, batch_maxima = _scan_step(
+        params, jnp.asarray(batch.images), jnp.asarray(batch.mask, bool),
+        jnp.asarray(batch.index, jnp.int32), top, spec, layers)
+    if keep_maxima:
+      # On the host: (N, C) per layer grows with the data set, the top-k
+      # does not.
+      keep = np.asarray(batch.mask, bool)
+      index.append(np.asarray(batch.index, np.int64)[keep])
+      for name in layers:
+        maxima[name].append(np.asarray(batch_maxima[name])[keep])
+  top = {name: TopActivations(np.asarray(t.value), np.asarray(t.index,
+                                                               np.int64),
+                              np.asarray(t.y), np.asarray(t.x))
+         for name, t in top.items()}
+  if not keep_maxima:
+    return top, None
+  index = np.concatenate(index) if index else np.zeros(0, np.int64)
+  order = np.argsort(index, kind='stable')
+  return top, ImageMaxima(index[order], {
+      name: (np.concatenate(m) if m else np.zeros(
+          (0, top[name].value.shape[0]), np.float32))[order]
+      for name, m in maxima.items()})
 
 
 def patch_windows(spec: Spec, layer: str, y: np.ndarray, x: np.ndarray,
@@ -171,42 +216,132 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
                 load: ImageLoader, *, image_size: int | None = None,
                 chunk_size: int = 32, load_size: int = 512,
                 grey: int = 128) -> TopPatches:
-  """Projects and crops the top-k of the given maps of `layer`.
+  """Projects and crops the top-k of the given maps of `layer`: one layer
+  of `project_tops`."""
+  return project_tops(params, spec, {layer: top}, {layer: channels}, load,
+                      image_size=image_size, chunk_size=chunk_size,
+                      load_size=load_size, grey=grey)[layer]
 
-  The images are reloaded by `load`, `load_size` selections per call in
-  increasing image index, so a loader that streams the range of the split
-  holding the asked indices reads the split about once in all, and memory
-  holds one load of full images plus the crops. Each image is run forward
-  and its stored activation projected with every other activation of the
-  layer zeroed, `chunk_size` images per deconvnet call.
-  """
+
+class _Plan(NamedTuple):
+  """One layer's selections for `project_tops`, flattened (M * k,)."""
+  channels: np.ndarray  # (M,) the maps asked for
+  sel: TopActivations  # (M * k,) each
+  chan: np.ndarray  # (M * k,) the map of each selection
+  windows: np.ndarray  # (M * k, 4)
+  by_image: np.ndarray  # filled selections, by increasing image index
+  side: int  # P
+
+
+def _plan(spec: Spec, layer: str, top: TopActivations, channels, size: int
+          ) -> _Plan:
   deconv.check_conv_layer(spec, layer)
-  size = spec.image_size if image_size is None else image_size
   channels = np.asarray(list(channels), np.int64)
   num_maps = top.value.shape[0]
   if np.any((channels < 0) | (channels >= num_maps)):
     raise ZfjaxError(f'{layer} has maps 0..{num_maps - 1}; got '
                      f'{channels.tolist()}')
   sel = TopActivations(*(a[channels].ravel() for a in top))
-  k = top.value.shape[1]
-  chan = np.repeat(channels, k)
-  windows = patch_windows(spec, layer, sel.y, sel.x, size)
-  p = min(receptive_fields(spec)[layer].size, size)
-  projections = np.zeros((len(chan), p, p, 3), np.float32)
-  patches = np.full((len(chan), p, p, 3), grey, np.uint8)
   filled = np.flatnonzero(sel.index >= 0)
-  by_image = filled[np.argsort(sel.index[filled], kind='stable')]
-  for start in progress.trange(0, len(by_image), load_size, unit='load',
-                              desc=f'projecting {layer} top-{k}'):
-    rows = by_image[start:start + load_size]
-    images, display = load(sel.index[rows])
-    proj = deconv.project_in_chunks(params, images, spec, layer, chan[rows],
-                                    sel.y[rows], sel.x[rows],
-                                    chunk_size=chunk_size)
-    projections[rows] = crop(proj, windows[rows])
-    patches[rows] = crop(display, windows[rows])
-  shape = (len(channels), k)
-  return TopPatches(channels, *(a.reshape(shape) for a in sel),
-                    projections.reshape(shape + (p, p, 3)),
-                    patches.reshape(shape + (p, p, 3)),
-                    windows.reshape(shape + (4,)))
+  return _Plan(channels, sel, np.repeat(channels, top.value.shape[1]),
+               patch_windows(spec, layer, sel.y, sel.x, size),
+               filled[np.argsort(sel.index[filled], kind='stable')],
+               min(receptive_fields(spec)[layer].size, size))
+
+
+_trace = jax.jit(models.forward_trace, static_argnums=2)
+
+
+def _padded(a: np.ndarray, start: int, size: int) -> np.ndarray:
+  """a[start:start + size], its last row repeated up to `size` rows (one
+  shape for every call of a compiled program)."""
+  part = np.asarray(a[start:start + size])
+  return np.concatenate([part, np.repeat(part[-1:], size - len(part), 0)])
+
+
+def _group_trace(params, images: np.ndarray, spec: Spec, batch: int
+                 ) -> models.Trace:
+  """The forward trace of `images`, `batch` images per call (the last
+  padded: one compiled program), as one trace of len(images) images."""
+  parts = [_trace(params, jnp.asarray(_padded(images, start, batch)), spec)[1]
+           for start in range(0, len(images), batch)]
+  return jax.tree.map(lambda *a: jnp.concatenate(a)[:len(images)], *parts)
+
+
+def _part(trace: models.Trace, spec: Spec, layer: str,
+          images: np.ndarray) -> models.Trace:
+  """What a projection from `layer` reads of `trace` (its activations, the
+  switches below it), for the traced images `images` in that order: one
+  shape per chunk of selections, so that one compiled projection per layer
+  serves traces of any number of images."""
+  below = spec.layers[:[l.name for l in spec.layers].index(layer)]
+  pick = jnp.asarray(images)
+  return models.Trace(
+      {layer: trace.activations[layer][pick]},
+      {l.name: trace.switches[l.name][pick] for l in below
+       if l.name in trace.switches})
+
+
+def project_tops(params: models.Params, spec: Spec,
+                 tops: Mapping[str, TopActivations],
+                 channels: Mapping[str, Iterable[int]], load: ImageLoader, *,
+                 image_size: int | None = None, chunk_size: int = 32,
+                 load_size: int = 512, grey: int = 128,
+                 desc: str = 'projecting') -> dict[str, TopPatches]:
+  """Projects and crops the top-k of the given maps of several layers.
+
+  tops: per conv layer its `TopActivations` (C, k); channels: per layer
+  the maps to project. Every image that any of them lists is loaded once
+  by `load`, in groups of at most `load_size` distinct images in
+  increasing index (a loader that streams the range of the split holding
+  the asked indices reads the split about once in all), run forward once
+  (`chunk_size` images per call), and every selection of every layer that
+  falls on it is projected from that trace with every other activation of
+  its layer zeroed (`deconv.project_units`, `chunk_size` selections per
+  call on the part of the trace they read: one compiled program per layer
+  for every group and every call). Memory holds one group of images and
+  its trace plus the crops. Returns per layer its `TopPatches`.
+  """
+  size = spec.image_size if image_size is None else image_size
+  plans = {layer: _plan(spec, layer, top, channels[layer], size)
+           for layer, top in tops.items()}
+  crops = {layer: (np.zeros((len(p.chan), p.side, p.side, 3), np.float32),
+                   np.full((len(p.chan), p.side, p.side, 3), grey, np.uint8))
+           for layer, p in plans.items()}
+  needed = np.unique(np.concatenate(
+      [p.sel.index[p.by_image] for p in plans.values()] + [[]]).astype(
+          np.int64))
+  with progress.bar(total=len(needed), desc=desc, unit='image') as bar:
+    for start in range(0, len(needed), load_size):
+      ids = needed[start:start + load_size]
+      images, display = load(ids)
+      trace = _group_trace(params, images, spec, chunk_size)
+      for layer, p in plans.items():
+        keys = p.sel.index[p.by_image]
+        rows = p.by_image[np.searchsorted(keys, ids[0]):
+                          np.searchsorted(keys, ids[-1], side='right')]
+        local = np.searchsorted(ids, p.sel.index[rows])
+        projected, patches = crops[layer]
+        for c in range(0, len(rows), chunk_size):
+          pick = [_padded(a, c, chunk_size)
+                  for a in (local, p.chan[rows], p.sel.y[rows],
+                            p.sel.x[rows])]
+          out = np.asarray(deconv.project_units(
+              params, _part(trace, spec, layer, pick[0]), spec, layer,
+              jnp.arange(chunk_size), *map(jnp.asarray, pick[1:]),
+              image_size=size))[:len(rows) - c]
+          projected[rows[c:c + chunk_size]] = crop(
+              out, p.windows[rows[c:c + chunk_size]])
+        if len(rows):
+          patches[rows] = crop(display[local], p.windows[rows])
+      bar.update(len(ids))
+  out = {}
+  for layer, p in plans.items():
+    shape = (len(p.channels), tops[layer].value.shape[1])
+    projected, patches = crops[layer]
+    out[layer] = TopPatches(
+        p.channels, *(a.reshape(shape) for a in p.sel),
+        projected.reshape(shape + (p.side, p.side, 3)),
+        patches.reshape(shape + (p.side, p.side, 3)),
+        p.windows.reshape(shape + (4,)))
+  return out

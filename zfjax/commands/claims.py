@@ -7,23 +7,28 @@ import argparse
 import os
 import pathlib
 
+from zfjax.commands import options
+
 # The analyses (JAX, TensorFlow) are imported when the command runs, so
 # that `--help` answers at once.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument(
-      '--claims', type=int, nargs='+', default=list(range(1, 8)),
+      '--claims', type=int, nargs='+', choices=range(1, 8),
+      default=list(range(1, 8)),
       metavar='N', help='which claims to measure (default: all seven: '
       '1 Fig. 2, 2 Fig. 4, 3 Fig. 5, 4 Fig. 6, 5 Fig. 7, 6 Table 1, '
       '7 §5.2)')
+  # Content: which runs claim 4 compares is what its row shows.
   parser.add_argument(
       '--siblings', nargs='+', default=[], metavar='WORKDIR',
       help='claim 4 (Fig. 6): runs of the same data set with another first '
       'layer or without clipping (configs/synthetic_fidelity.py variants)')
-  parser.add_argument(
+  options.neutral(parser.add_argument(
       '--transfer_dir', help='claim 7: where its transfer runs are trained '
-      '(default: claims_transfer/ beside the figures; rerunning reuses them)')
+      '(default: claims_transfer/ in the --out folder; rerunning reuses '
+      'them)'))
 
 
 def claims_command(args: argparse.Namespace, run,
@@ -36,14 +41,20 @@ def claims_command(args: argparse.Namespace, run,
   from zfjax.analyses import scorecard
   from zfjax.figures import plots
   from zfjax.figures import tables
+  from zfjax.training import workdirs
   # pylint: enable=g-import-not-at-top
+  # A sibling that is not a run is a mistyped path: said before any work.
+  siblings = [workdirs.load_run(path) for path in args.siblings]
 
   def report(verdict):
     print(f'claim {verdict.claim}: {verdict.status}: {verdict.measured}',
           flush=True)
 
-  transfer_dir = args.transfer_dir or os.fspath(out_dir / 'claims_transfer')
-  verdicts = scorecard.measure(run, args.claims, siblings=args.siblings,
+  # out_dir is a staging folder inside --out, emptied when the files are
+  # published: the transfer runs, reused by reruns, live beside it.
+  transfer_dir = args.transfer_dir or os.fspath(out_dir.parent /
+                                                'claims_transfer')
+  verdicts = scorecard.measure(run, args.claims, siblings=siblings,
                                transfer_dir=transfer_dir, on_verdict=report)
   print(tables.format_claims(verdicts))
   title = (f'{os.path.basename(os.path.normpath(run.workdir))}: '

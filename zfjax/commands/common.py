@@ -1,20 +1,23 @@
-"""What the `visualize.py` commands share: options, images, outputs.
+"""What the `visualize.py` commands share once they run: maps, scans,
+images, arrays.
 
-A command is a `Command(help, add_arguments, run)`: `add_arguments(parser)`
-adds its options to its argparse sub-parser; `run(args, run, out_dir)` gets
-the parsed options, the `workdirs.TrainedRun` (loaded once, with its
+A command's `run(args, run, out_dir)` gets the parsed options (`options`
+defines the shared ones), the `workdirs.TrainedRun` (loaded once, with its
 preprocessing and class names; `run.data` is its data set, built on first
-use) and the output directory, writes its files and returns their paths.
+use) and the folder to write into (`outputs.Staging`), writes its files and
+returns their paths. Command modules import this inside their run
+functions: it loads NumPy, JAX and TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import logging
 import math
 import os
 import pathlib
-from typing import Callable, Iterator, NamedTuple
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
@@ -26,50 +29,7 @@ from zfjax.figures import grids
 from zfjax.training import workdirs
 
 Paths = list[pathlib.Path]
-
-
-class Command(NamedTuple):
-  help: str
-  add_arguments: Callable[[argparse.ArgumentParser], None]
-  run: Callable[[argparse.Namespace, workdirs.TrainedRun, pathlib.Path],
-                Paths]
-
-
-# ------------------------------------------------------------- option types
-
-
-def int_list(text: str) -> list[int]:
-  try:
-    return [int(t) for t in text.split(',') if t.strip()]
-  except ValueError:
-    raise argparse.ArgumentTypeError(
-        f'expected comma-separated integers, got {text!r}') from None
-
-
-def percentage(text: str) -> float:
-  value = float(text)
-  if not 0 <= value < 100:
-    raise argparse.ArgumentTypeError(f'a percentage in [0, 100), got {text}')
-  return value
-
-
-# ---------------------------------------------------------- maps and layers
-
-
-def add_map_choice(parser: argparse.ArgumentParser, maps: int) -> None:
-  parser.add_argument(
-      '--layers', nargs='+', metavar='LAYER',
-      help='conv layers to show (default: every conv layer of the spec)')
-  parser.add_argument(
-      '--maps', type=int, default=maps,
-      help=f'feature maps per layer, a random subset drawn with --seed '
-      f'(default {maps})')
-  parser.add_argument(
-      '--channels', type=int_list, metavar='C,C,...',
-      help='these feature maps instead of a random subset (every listed '
-      'layer must have them)')
-  parser.add_argument('--seed', type=int, default=0,
-                      help='seed of the random subset of maps')
+log = logging.getLogger(__name__)
 
 
 def conv_layers(args: argparse.Namespace, spec) -> list[str]:
@@ -88,8 +48,9 @@ def channels(args: argparse.Namespace, spec, layer: str) -> np.ndarray:
       raise ZfjaxError(f'{layer} has maps 0..{num_maps - 1}; --channels '
                        f'{bad} do not exist')
     return np.asarray(args.channels)
-  if args.maps < 1:
-    raise ZfjaxError(f'--maps must be at least 1, got {args.maps}')
+  if args.maps > num_maps:
+    log.warning('%s has %d maps: showing all of them (--maps %d)', layer,
+                num_maps, args.maps)
   # Seeded by the layer's position too, so adding a layer to --layers does
   # not change the maps chosen in the others.
   rng = np.random.default_rng([args.seed, spec.conv_names.index(layer)])
@@ -100,35 +61,32 @@ def channels(args: argparse.Namespace, spec, layer: str) -> np.ndarray:
 # ------------------------------------------------------------------ scans
 
 
-def add_scan(parser: argparse.ArgumentParser, split_help: str) -> None:
-  parser.add_argument('--split', help=split_help)
-  parser.add_argument(
-      '--limit', type=int,
-      help='scan only about the first N examples of the split (whole batches)')
-  parser.add_argument(
-      '--batch_size', type=int,
-      help='images per scan batch (default: config.eval_batch_size)')
-  parser.add_argument(
-      '--chunk_size', type=int, default=32,
-      help='images projected per deconvnet call (memory vs speed)')
-  parser.add_argument(
-      '--saturate', type=percentage, default=0.5,
-      help='percent of each projection\'s non-zero values shown saturated '
-      '(default 0.5; 0: scale by the largest value)')
-
-
-def split_batches(data: pipeline.DataSource, split: str, batch_size: int,
-                  limit: int | None) -> tuple[Iterator, int]:
-  """This split's evaluation batches (the first ~limit examples) and their
-  number, for the progress bar."""
+def split_size(data: pipeline.DataSource, split: str) -> int:
+  """The number of examples of `split`; a ZfjaxError for an unknown or an
+  empty split (nothing to show)."""
   sizes = data.info.split_sizes
   if split not in sizes:
     raise ZfjaxError(f"split '{split}' is not in {data.info.name}; choose one "
                      f"of {', '.join(sizes)}")
-  count = sizes[split] if limit is None else min(limit, sizes[split])
+  if not sizes[split]:
+    raise ZfjaxError(f"split '{split}' of {data.info.name} has no examples; "
+                     f"choose another with --split")
+  return sizes[split]
+
+
+def split_batches(data: pipeline.DataSource, split: str, batch_size: int,
+                  limit: int | None) -> tuple[Iterator, int]:
+  """This split's evaluation batches, the first `limit` examples only
+  (masked beyond), and their number, for the progress bar."""
+  size = split_size(data, split)
+  count = size if limit is None else min(limit, size)
   total = math.ceil(count / batch_size)
-  batches = data.eval_batches(split, batch_size=batch_size)
-  return itertools.islice(batches, total), total
+  batches = itertools.islice(data.eval_batches(split, batch_size=batch_size),
+                             total)
+  if count == size:
+    return batches, total
+  return (b._replace(mask=b.mask & (np.asarray(b.index) < count))
+          for b in batches), total
 
 
 def split_loader(run: workdirs.TrainedRun, split: str) -> topk.ImageLoader:
@@ -155,25 +113,55 @@ def image_files(image_dir: str) -> list[str]:
   return paths
 
 
-def file_batches(run: workdirs.TrainedRun, paths: list[str], batch_size: int,
-                 limit: int | None) -> tuple[Iterator, int]:
+class FileScan:
   """Batches of image files preprocessed like evaluation inputs, index =
-  position in `paths`; the last batch is padded (mask False)."""
-  paths = paths[:limit]
-  total = math.ceil(len(paths) / batch_size)
+  position in `paths`; files that cannot be decoded are skipped with a
+  warning naming each (their rows masked out), and `finish()` says how
+  many and fails if no file was read."""
 
-  def batches():
-    for start in range(0, len(paths), batch_size):
-      chunk = paths[start:start + batch_size]
-      images = run.preprocessing.from_files(chunk).images
-      pad = batch_size - len(chunk)
-      yield pipeline.Batch(
-          np.concatenate([images, np.zeros((pad,) + images.shape[1:],
-                                           images.dtype)]),
-          np.zeros(batch_size, np.int32),
-          np.arange(batch_size) < len(chunk),
-          np.arange(start, start + batch_size))
-  return batches(), total
+  def __init__(self, run: workdirs.TrainedRun, paths: list[str],
+               batch_size: int, limit: int | None, *, warn: bool = True):
+    self.run, self.paths, self.batch_size = run, paths[:limit], batch_size
+    self.warn = warn  # False: a later pass over files already warned of
+    self.total = math.ceil(len(self.paths) / batch_size)
+    self.read, self.skipped, self.alpha = 0, 0, []
+
+  def __iter__(self) -> Iterator[pipeline.Batch]:
+    size = self.batch_size
+    for start in range(0, len(self.paths), size):
+      chunk = self.paths[start:start + size]
+      loaded = self.run.preprocessing.from_files(chunk, skip_unreadable=True)
+      for path, why in loaded.skipped if self.warn else ():
+        log.warning('skipping %s', why)
+      self.read += len(loaded.paths)
+      self.skipped += len(loaded.skipped)
+      self.alpha += loaded.alpha
+      rows = np.array([chunk.index(p) for p in loaded.paths], np.int64)
+      images = np.zeros((size,) + loaded.images.shape[1:], np.float32)
+      images[rows] = loaded.images
+      mask = np.zeros(size, bool)
+      mask[rows] = True
+      yield pipeline.Batch(images, np.zeros(size, np.int32), mask,
+                           np.arange(start, start + size))
+
+  def finish(self) -> None:
+    if self.warn:
+      warn_alpha(self.alpha)
+    if self.skipped and self.warn:
+      log.warning('%d of %d image files could not be read and were '
+                  'skipped', self.skipped, self.skipped + self.read)
+    if not self.read:
+      raise ZfjaxError(f'none of the {len(self.paths)} image files could be '
+                       f'read; see the warnings above')
+
+
+def warn_alpha(paths: list[str]) -> None:
+  """One warning for every image whose alpha channel was dropped."""
+  if paths:
+    shown = ', '.join(paths[:3]) + (f' and {len(paths) - 3} more'
+                                    if len(paths) > 3 else '')
+    log.warning('the alpha channel of %s is ignored (the model reads RGB; '
+                'transparent pixels show their stored colour)', shown)
 
 
 def file_loader(run: workdirs.TrainedRun,
@@ -193,26 +181,12 @@ def show(projections: np.ndarray, saturate: float) -> np.ndarray:
 
 
 def save_npz(path: pathlib.Path, **arrays) -> pathlib.Path:
+  path.parent.mkdir(parents=True, exist_ok=True)
   np.savez_compressed(path, **arrays)
   return path
 
 
 # ------------------------------------------------------------ chosen images
-
-
-def add_image_choice(parser: argparse.ArgumentParser,
-                     default_indices: str) -> None:
-  parser.add_argument('--split', help='split of the run\'s data set '
-                      '(default: config.eval_split)')
-  parser.add_argument('--indices', type=int_list, default=default_indices,
-                      metavar='I,I,...',
-                      help=f'examples of the split (default {default_indices})')
-  parser.add_argument('--files', nargs='+', metavar='IMAGE',
-                      help='your JPEG/PNG files instead (centre-cropped like '
-                      'evaluation inputs; the run\'s data set is not needed)')
-  parser.add_argument('--labels', type=int_list, metavar='L,L,...',
-                      help='true class index of each --files image (default: '
-                      'the model\'s prediction on it)')
 
 
 class ChosenImages(NamedTuple):
@@ -224,21 +198,39 @@ class ChosenImages(NamedTuple):
   names: list[str]
 
 
+def _unique(names: list[str]) -> list[str]:
+  """Names for files: a name given twice becomes name, name-2, ..."""
+  seen: dict[str, int] = {}
+  out = []
+  for name in names:
+    seen[name] = seen.get(name, 0) + 1
+    out.append(name if seen[name] == 1 else f'{name}-{seen[name]}')
+  return out
+
+
 def chosen_images(args: argparse.Namespace,
                   run: workdirs.TrainedRun) -> ChosenImages:
   """The images a command's --files or --split/--indices name."""
   if args.files:
     loaded = run.preprocessing.from_files(args.files)
+    warn_alpha(list(loaded.alpha))
     labels = args.labels
     if labels is not None:
       if len(labels) != len(args.files):
         raise ZfjaxError(f'give one --labels entry (class index) per image '
                          f'file; {len(args.files)} files, labels {labels}')
+      classes = len(run.class_names)
+      if max(labels) >= classes:
+        raise ZfjaxError(f'--labels are class indices 0..{classes - 1}; got '
+                         f'{labels}')
       labels = np.asarray(labels, np.int32)
-    return ChosenImages(loaded.images, labels,
-                        [os.path.splitext(os.path.basename(p))[0]
-                         for p in args.files])
+    return ChosenImages(loaded.images, labels, _unique(
+        [os.path.splitext(os.path.basename(p))[0] for p in args.files]))
+  if args.labels is not None:
+    raise ZfjaxError('--labels name the classes of --files images; the '
+                     'split\'s images have their own')
   split = args.split or run.config.eval_split
+  split_size(run.data, split)
   batch = run.data.load_examples(split, args.indices)
   return ChosenImages(np.asarray(batch.images, np.float32),
                       np.asarray(batch.labels, np.int32),

@@ -6,17 +6,14 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from zfjax.analyses import correspondence
-from zfjax.commands import common
-from zfjax.figures import tables
-from zfjax.training import workdirs
+from zfjax.commands import options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--parts_file', help='JSON or CSV file describing your '
                       'images and their parts (docs/analyses.md); default: the '
                       'built-in face-like class')
-  parser.add_argument('--mask_size', type=int, help='side in file pixels of '
+  parser.add_argument('--mask_size', type=options.positive, help='side in file pixels of '
                       'the square masked around a keypoint')
   parser.add_argument('--class_name', help='built-in face class (default: '
                       'the first, eyes and nose)')
@@ -29,11 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='built-in faces at their stored random position, '
                       'size and tilt (default: re-rendered upright and '
                       'centred, like the paper\'s frontal-pose dogs)')
-  parser.add_argument('--num_images', type=int, default=40,
+  parser.add_argument('--num_images', type=options.positive, default=40,
                       help='built-in images to draw the sets from')
-  parser.add_argument('--set_size', type=int, default=5,
+  parser.add_argument('--set_size', type=options.positive, default=5,
                       help='images per set (the paper: 5)')
-  parser.add_argument('--num_sets', type=int, default=10,
+  parser.add_argument('--num_sets', type=options.positive, default=10,
                       help='seeded draws of the set, pairs pooled')
   parser.add_argument('--layers', nargs='+', metavar='LAYER',
                       help='feature layers (default: the last conv and the '
@@ -41,12 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--seed', type=int, default=0)
 
 
-def correspondence_command(args: argparse.Namespace,
-                           run: workdirs.TrainedRun,
-                           out_dir: pathlib.Path) -> common.Paths:
+def correspondence_command(args: argparse.Namespace, run,
+                           out_dir: pathlib.Path) -> list:
   """ZF Table 1: sign consistency of the feature change when the same part
   is masked in different images, against random masks on the object.
   Prints the table; writes correspondence.csv and correspondence.txt."""
+  # pylint: disable=g-import-not-at-top
+  from zfjax.analyses import correspondence
+  from zfjax.figures import tables
+  # pylint: enable=g-import-not-at-top
   if args.parts_file:
     data = correspondence.load_part_file(args.parts_file, run.preprocessing,
                                          mask_size=args.mask_size)
@@ -64,9 +64,7 @@ def correspondence_command(args: argparse.Namespace,
       set_size=args.set_size, num_sets=num_sets, seed=args.seed)
   text = tables.format_correspondence(table)
   print(text)
-  txt = out_dir / 'correspondence.txt'
-  tmp = out_dir / 'correspondence.txt.tmp'
-  tmp.write_text(text + '\n')
-  tmp.replace(txt)
   return [pathlib.Path(tables.write_correspondence_csv(
-      out_dir / 'correspondence.csv', table)), txt]
+      out_dir / 'correspondence.csv', table)),
+          pathlib.Path(tables.write_text(out_dir / 'correspondence.txt',
+                                         text + '\n'))]

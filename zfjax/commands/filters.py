@@ -6,13 +6,6 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-import numpy as np
-
-from zfjax.analyses import filters as filters_lib
-from zfjax.commands import common
-from zfjax.figures import grids
-from zfjax.training import workdirs
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument(
@@ -25,9 +18,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='dominant: RMS above this times the median RMS')
 
 
-def filters(args: argparse.Namespace, run: workdirs.TrainedRun,
-            out_dir: pathlib.Path) -> common.Paths:
+def filters(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
   """ZF Fig. 6: the first conv layer's filters, with dead/dominant counts."""
+  # pylint: disable=g-import-not-at-top
+  import numpy as np
+  from zfjax.analyses import filters as filters_lib
+  from zfjax.commands import common
+  from zfjax.figures import grids
+  # pylint: enable=g-import-not-at-top
   layer = run.spec.conv_names[0]
   kernel = np.asarray(run.params[layer]['kernel'])
   stats = filters_lib.filter_stats(kernel, dead_ratio=args.dead_ratio,

@@ -6,18 +6,17 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from zfjax.analyses import invariance
-from zfjax.commands import common
-from zfjax.errors import ZfjaxError
-from zfjax.figures import plots
-from zfjax.figures import tables
-from zfjax.training import workdirs
+from zfjax.commands import options
+
+# `invariance.TRANSFORMS`, written out so that parsing loads no JAX (a test
+# keeps the two the same).
+TRANSFORMS = ('translate', 'scale', 'rotate')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-  common.add_image_choice(parser, '0,1,2,3,4')
-  parser.add_argument('--transforms', nargs='+', default=list(
-      invariance.TRANSFORMS), choices=invariance.TRANSFORMS,
+  options.add_image_choice(parser, '0,1,2,3,4')
+  parser.add_argument('--transforms', nargs='+', default=list(TRANSFORMS),
+                      choices=TRANSFORMS,
                       help='which sweeps (default: all three)')
   parser.add_argument('--layers', nargs='+', metavar='LAYER',
                       help='feature layers (default: the first and the top '
@@ -28,11 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       'transform the image pixels (default otherwise)')
 
 
-def invariance_command(args: argparse.Namespace, run: workdirs.TrainedRun,
-                       out_dir: pathlib.Path) -> common.Paths:
+def invariance_command(args: argparse.Namespace, run,
+                       out_dir: pathlib.Path) -> list:
   """ZF Fig. 5: relative feature distance at two layers and p(true class)
   against vertical translation, scale and rotation; invariance.png and
   invariance.csv."""
+  # pylint: disable=g-import-not-at-top
+  from zfjax.analyses import invariance
+  from zfjax.commands import common
+  from zfjax.errors import ZfjaxError
+  from zfjax.figures import plots
+  from zfjax.figures import tables
+  from zfjax.networks import models
+  # pylint: enable=g-import-not-at-top
+  if args.layers:
+    models.check_traced_layers(run.spec, args.layers)
   config, prep = run.config, run.preprocessing
   builtin = config.dataset == 'zfjax_shapes'
   method = args.method or ('render' if builtin and not args.files
@@ -44,6 +53,9 @@ def invariance_command(args: argparse.Namespace, run: workdirs.TrainedRun,
     chosen = common.chosen_images(args, run)
     images, labels, names = chosen
   else:
+    if args.labels is not None:
+      raise ZfjaxError('--labels name the classes of --files images; the '
+                       'split\'s images have their own')
     split = args.split or config.eval_split
     names = [f'{split}_{i}' for i in args.indices]
   curves, strips = [], []

@@ -48,16 +48,18 @@ def _flag_error(e: Exception) -> str:
   """One line for an exception raised while parsing the flags and loading
   the config file."""
   text = str(e).replace('\\n', '\n')
-  lines = [l.strip().strip('\'"') for l in text.splitlines() if l.strip()]
+  lines = [l.strip() for l in text.splitlines() if l.strip()]
   suggestion = re.search(r'Did you mean "(\w+)" instead of "(\w+)"', text)
   if suggestion:
     return (f'unknown config key {suggestion[2]!r}: did you mean '
             f'{suggestion[1]!r}? (configs are locked; configs/common.py lists '
             f'every key)')
   if isinstance(e, (KeyError, AttributeError)):
-    return (f'unknown config key {lines[0]!r} (configs are locked; '
-            f'configs/common.py lists every key)')
+    return (f'unknown config key {lines[0].strip(chr(39) + chr(34))!r} '
+            f'(configs are locked; configs/common.py lists every key)')
   if isinstance(e, OSError):
+    if e.filename:
+      return f'cannot load the config file {e.filename}: {e.strerror}'
     return f'cannot load the config file: {lines[-1]}'
   if 'Traceback' in text:
     # get_config() itself raised: its message is the last line.
@@ -65,11 +67,19 @@ def _flag_error(e: Exception) -> str:
   return '; '.join(lines) or type(e).__name__
 
 
+_HELP = ('--help', '-h', '-?', '--helpshort', '--helpfull', '--helpxml')
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   # A misspelt --config.key or a broken config file surfaces as an exception
   # from flag parsing; absl would print a traceback or a usage dump.
   try:
     return flags.FLAGS(argv)
+  except SystemExit as e:
+    # absl ends --help with status 1; it answered what was asked.
+    if e.code == 1 and any(a in _HELP for a in argv[1:]):
+      sys.exit(0)
+    raise
   except Exception as e:  # pylint: disable=broad-exception-caught
     _fail(_flag_error(e))
   raise AssertionError('unreachable')

@@ -12,6 +12,7 @@ until the pipeline decodes the ones it needs.
 
 from __future__ import annotations
 
+import logging
 import os
 
 import jax
@@ -22,8 +23,11 @@ from zfjax.data import crops
 from zfjax.data import shapes
 from zfjax.data import shapes_dataset
 from zfjax.data import stored_dataset
+from zfjax.data import tf_setup
 from zfjax.data.tf_setup import tf
 from zfjax.errors import ZfjaxError
+
+log = logging.getLogger(__name__)
 
 IMAGENET_TARS = ('ILSVRC2012_img_train.tar', 'ILSVRC2012_img_val.tar')
 DATASETS = ('imagenet2012', 'zfjax_shapes', 'zfjax_shapes_novel',
@@ -117,8 +121,11 @@ def _prepare_stored(config) -> None:
                               'label': ex['label'], 'index': ex['index']},
                   num_parallel_calls=AUTOTUNE, deterministic=True)
 
-  _stored_builder(config, read_split).download_and_prepare(
-      download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+  log.info('writing the %d-px stored form of %s into %s', size,
+           config.dataset, config.data_dir or tfds.core.constants.DATA_DIR)
+  with tf_setup.quiet_tfds():
+    _stored_builder(config, read_split).download_and_prepare(
+        download_config=tfds.download.DownloadConfig(try_download_gcs=False))
 
 
 def prepared_source(config) -> tfds.core.DatasetBuilder:
@@ -131,9 +138,16 @@ def prepared_source(config) -> tfds.core.DatasetBuilder:
         s.image_size, s.num_train, s.num_eval, s.seed,
         data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel',
         world=shapes.World.of(s))
-    if not builder.is_prepared():
-      builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
-          try_download_gcs=False))
+    with tf_setup.quiet_tfds():
+      prepared = builder.is_prepared()
+    if not prepared:
+      log.info('rendering the built-in data set %s (%d + %d images of %d '
+               'px; once) into %s', config.dataset, s.num_train, s.num_eval,
+               s.image_size, builder.data_dir)
+      with tf_setup.quiet_tfds():
+        builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(
+                try_download_gcs=False))
     return builder
   if config.dataset == 'caltech256':
     from zfjax.data import caltech256  # pylint: disable=g-import-not-at-top

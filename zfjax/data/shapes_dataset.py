@@ -31,6 +31,7 @@ from absl import logging
 import numpy as np
 import tensorflow_datasets as tfds
 
+from zfjax import progress
 from zfjax.data import shapes
 
 # Examples per chunk a worker process renders: large enough that the
@@ -146,13 +147,16 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
       + (['novel'] if config.novel else []),
       stdout=subprocess.PIPE, env=env) for k in range(count)]
   try:
-    for i, start in enumerate(starts):
-      try:
-        encoded = pickle.load(workers[i % count].stdout)
-      except EOFError:
-        raise RuntimeError('a zfjax.data.shapes worker died; its error is '
-                           'printed above') from None
-      yield start, encoded
+    with progress.bar(total=num_examples, desc=f'rendering {split}',
+                      unit='image') as bar:
+      for i, start in enumerate(starts):
+        try:
+          encoded = pickle.load(workers[i % count].stdout)
+        except EOFError:
+          raise RuntimeError('a zfjax.data.shapes worker died; its error is '
+                             'printed above') from None
+        yield start, encoded
+        bar.update(len(encoded))
   finally:  # also when TFDS stops early: no worker outlives the generation
     for worker in workers:
       worker.kill()

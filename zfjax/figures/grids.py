@@ -1,24 +1,30 @@
 """Arrays to image grids: contrast stretch, top-9 blocks, filter mosaics.
 
 Everything takes numpy arrays and returns uint8 (H, W, 3) numpy images;
-matplotlib is used only by `write_png` (object interface, no pyplot state).
+matplotlib (object interface, no pyplot state) renders text: the labels
+drawn into grids (`text_image`) and the captions of `write_png`, wrapped by
+their measured width.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-import textwrap
 from matplotlib import image as mpl_image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 import numpy as np
 
 GAP = 2  # pixels between cells
 BLOCK_GAP = 6  # pixels between 3x3 blocks and between maps
 BACKGROUND = 255  # white, so grey (zero) projections stay visible as cells
 CAPTION_LINE, CAPTION_PAD = 12, 6  # pixels
-_CHAR_WIDTH = 6.7  # pixels per character of 8-point monospace at 100 dpi
+CAPTION_MARGIN = 3  # pixels kept free left and right of a caption's text
+LABEL_HEIGHT = 14  # pixels of the band holding a block's label
+_DPI = 100
+_FONT = FontProperties(family='monospace', size=8)
 
 
 def contrast_stretch(x: np.ndarray, *, per_item: bool = True,
@@ -103,15 +109,23 @@ def top9_block(projections: np.ndarray, patches: np.ndarray) -> np.ndarray:
 
 
 def top9_grid(projections: np.ndarray, patches: np.ndarray,
-              cols: int | None = None) -> np.ndarray:
+              cols: int | None = None,
+              titles: list[str] | None = None) -> np.ndarray:
   """Many feature maps of one layer, one `top9_block` each, row-major.
 
   projections, patches: (maps, k, P, P, 3) uint8; cols defaults to about
-  sqrt(maps / 2) blocks per row, giving a roughly square image.
+  sqrt(maps / 2) blocks per row, giving a roughly square image. `titles`
+  (one per map, e.g. 'map 17') are drawn in a LABEL_HEIGHT band above
+  each block.
   """
   maps = len(projections)
   cols = cols or max(1, round(math.sqrt(maps / 2)))
   blocks = np.stack([top9_block(p, q) for p, q in zip(projections, patches)])
+  if titles is not None:
+    width = blocks.shape[2]
+    blocks = np.stack([
+        np.concatenate([text_image(t, width, LABEL_HEIGHT), b])
+        for t, b in zip(titles, blocks)])
   return tile(blocks, cols, gap=BLOCK_GAP)
 
 
@@ -134,31 +148,86 @@ def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
   return tile(images, cols)
 
 
+def text_image(text: str, width: int, height: int) -> np.ndarray:
+  """One line of 8-point text, left-aligned, rendered into a (height, width,
+  3) uint8 white image (cut at the right edge if longer)."""
+  fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+  canvas = FigureCanvasAgg(fig)
+  fig.patch.set_facecolor('white')
+  fig.text(1 / width, 0.5, text, va='center', fontproperties=_FONT)
+  canvas.draw()
+  return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+@functools.cache
+def _renderer():
+  return FigureCanvasAgg(Figure(dpi=_DPI)).get_renderer()
+
+
+def text_width(text: str) -> float:
+  """Pixels the caption font takes for `text` on one line (at _DPI)."""
+  return _renderer().get_text_width_height_descent(text, _FONT,
+                                                   ismath=False)[0]
+
+
+def wrap(text: str, width: float) -> list[str]:
+  """`text` broken into lines of at most `width` pixels as rendered in the
+  caption font: at spaces, and inside a word only if it alone is wider."""
+  lines, line = [], ''
+  for word in text.split():
+    candidate = f'{line} {word}' if line else word
+    if text_width(candidate) <= width:
+      line = candidate
+      continue
+    if line:
+      lines.append(line)
+    line = word
+    while text_width(line) > width and len(line) > 1:
+      cut = len(line) - 1
+      while cut > 1 and text_width(line[:cut]) > width:
+        cut -= 1
+      lines.append(line[:cut])
+      line = line[cut:]
+  if line:
+    lines.append(line)
+  return lines
+
+
+def captioned_figure(image: np.ndarray, caption: str) -> Figure:
+  """A figure of exactly the image's pixels with the caption in a band on
+  top: wrapped to the image's width less CAPTION_MARGIN on each side,
+  CAPTION_LINE pixels per line plus CAPTION_PAD."""
+  h, w = image.shape[:2]
+  lines = wrap(caption, max(w - 2 * CAPTION_MARGIN, 1))
+  band = CAPTION_PAD + CAPTION_LINE * len(lines)
+  fig = Figure(figsize=(w / _DPI, (h + band) / _DPI), dpi=_DPI)
+  FigureCanvasAgg(fig)
+  ax = fig.add_axes((0, 0, 1, h / (h + band)))
+  ax.imshow(image, interpolation='nearest')
+  ax.axis('off')
+  for i, line in enumerate(lines):
+    # Each line at its own pixel row: the band's height is exact.
+    y = h + band - CAPTION_PAD / 2 - CAPTION_LINE * (i + 0.5)
+    fig.text(CAPTION_MARGIN / w, y / (h + band), line, va='center',
+             fontproperties=_FONT)
+  return fig
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray,
               caption: str | None = None) -> str:
   """Writes a uint8 (H, W, 3) image; a caption adds text lines on top.
 
-  Without a caption the PNG has exactly the array's pixels; a caption is
-  wrapped to the image's width and adds CAPTION_LINE pixels per line plus
-  CAPTION_PAD above the image. The file is written under a temporary name
-  and renamed, so a killed run never leaves a truncated PNG.
+  Without a caption the PNG has exactly the array's pixels; a caption
+  adds a band (`captioned_figure`). The folder is made if missing, and the
+  file is written under a temporary name and renamed, so a killed run
+  never leaves a truncated PNG.
   """
   path = os.fspath(path)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   tmp = path + '.tmp'
   if caption is None:
     mpl_image.imsave(tmp, image, format='png')
   else:
-    h, w = image.shape[:2]
-    lines = textwrap.wrap(caption, max(8, int(w / _CHAR_WIDTH)))
-    band = CAPTION_PAD + CAPTION_LINE * len(lines)
-    dpi = 100
-    fig = Figure(figsize=(w / dpi, (h + band) / dpi), dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, h / (h + band)))
-    ax.imshow(image, interpolation='nearest')
-    ax.axis('off')
-    fig.text(2 / w, 1 - 0.5 * band / (h + band), '\n'.join(lines),
-             va='center', fontsize=8, family='monospace', linespacing=1.1)
-    fig.savefig(tmp, dpi=dpi, format='png')
+    captioned_figure(image, caption).savefig(tmp, dpi=_DPI, format='png')
   os.replace(tmp, path)
   return path

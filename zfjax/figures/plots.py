@@ -1,5 +1,5 @@
 """The paper's plots: occlusion (Fig. 7), invariance (Fig. 5), transfer
-(Fig. 9) and per-layer accuracy (Table 6).
+(Fig. 9) and per-layer accuracy (Table 6); a run's training curves.
 
 Each takes an analysis's result and a path, and writes a PNG. Matplotlib is
 used through its object interface (Figure + Agg canvas), so nothing depends
@@ -23,6 +23,7 @@ import numpy as np
 from zfjax.analyses.claims import Verdict
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
+from zfjax.figures import grids
 
 
 def _save(fig: Figure, path: str | os.PathLike, dpi: int = 110) -> str:
@@ -44,11 +45,16 @@ def _position_extent(result: OcclusionResult) -> list[float]:
           result.ys[-1] + half + step_y / 2, result.ys[0] + half - step_y / 2]
 
 
-def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
-                     result: OcclusionResult, index: int,
+def occlusion_figure(path: str | os.PathLike, *args, **kwargs) -> str:
+  """Writes `occlusion_panels(*args, **kwargs)` to `path`."""
+  return _save(occlusion_panels(*args, **kwargs), path)
+
+
+def occlusion_panels(image: np.ndarray, result: OcclusionResult, index: int,
                      projection: np.ndarray | None,
                      class_names: Sequence[str], box: np.ndarray, *,
-                     true_label: bool = True, max_legend: int = 15) -> str:
+                     true_label: bool = True, max_legend: int = 15
+                     ) -> Figure:
   """ZF Fig. 7 for image `index` of `result`: five panels in one row.
 
   image: (H, W, 3) uint8 display version of the input occluded by the square
@@ -113,7 +119,7 @@ def occlusion_figure(path: str | os.PathLike, image: np.ndarray,
     ax.set_xticks([])
     ax.set_yticks([])
   fig.subplots_adjust(left=0.02, right=0.9, wspace=0.25)
-  return _save(fig, path)
+  return fig
 
 
 def invariance_figure(path: str | os.PathLike,
@@ -159,6 +165,40 @@ def strip_steps(num_amounts: int, count: int) -> np.ndarray:
   return np.unique(np.linspace(0, num_amounts - 1, count).round().astype(int))
 
 
+def panels(path: str | os.PathLike, columns: dict[str, np.ndarray],
+           size: float = 2.6) -> str:
+  """Arrays of N images side by side: one row per image, one column per
+  entry of `columns` (title -> array), for a quick look at an analysis.
+
+  Each array is (N, H, W, 3) uint8 pixels, shown as they are; (N, H, W, 3)
+  float, a signed projection, shown by `grids.normalize_for_display`
+  (grey: no influence); or (N, H, W) float, a map such as occlusion's
+  `heat`, in colour with its scale (0 to 1 for probabilities).
+  """
+  arrays = [np.asarray(a) for a in columns.values()]
+  n = len(arrays[0])
+  fig = Figure(figsize=(size * len(arrays), size * n))
+  axes = np.asarray(fig.subplots(n, len(arrays), squeeze=False))
+  for c, (title, array) in enumerate(zip(columns, arrays)):
+    if len(array) != n:
+      raise ValueError(f'{title}: {len(array)} images, not {n}')
+    if array.ndim == 4 and array.dtype != np.uint8:
+      array = grids.normalize_for_display(array)
+    for r in range(n):
+      ax = axes[r, c]
+      if array.ndim == 3:
+        unit = 0 <= array.min() and array.max() <= 1
+        im = ax.imshow(array[r], cmap='jet', vmin=0 if unit else None,
+                       vmax=1 if unit else None)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+      else:
+        ax.imshow(array[r], interpolation='nearest')
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if r == 0:
+        ax.set_title(title, fontsize=9)
+  fig.tight_layout()
+  return _save(fig, path)
 
 _VERDICT_COLOURS = {True: '#c8e6c9', False: '#ffcdd2', None: '#eeeeee'}
 
@@ -235,3 +275,31 @@ def layer_accuracy(path: str | os.PathLike, results, title: str) -> str:
   ax.plot(x, [100 * r.softmax for r in results], 's--', label='softmax')
   ax.set_xticks(x, [r.layer for r in results])
   return _accuracy_axes(fig, ax, title, path)
+
+
+def training_curves(path: str | os.PathLike, records: Sequence[dict],
+                    title: str) -> str:
+  """Loss and top-1 error against epochs, one line per split of a run's
+  `metrics.jsonl` records (`metrics.read_metrics`); a split logged once
+  (the final 10-crop evaluation) is a marker."""
+  fig = Figure(figsize=(10, 3.4))
+  axes = fig.subplots(1, 2)
+  splits = list(dict.fromkeys(r['split'] for r in records))
+  for split in splits:
+    mine = [r for r in records if r['split'] == split and 'epoch' in r]
+    epochs = [r['epoch'] for r in mine]
+    style = 'o' if len(mine) == 1 else '.-' if split != 'train' else '-'
+    for ax, key, scale in ((axes[0], 'loss', 1), (axes[1], 'top1_error',
+                                                  100)):
+      values = [scale * r[key] for r in mine if key in r]
+      if values and len(values) == len(epochs):
+        ax.plot(epochs, values, style, label=split, linewidth=1)
+  for ax, label in zip(axes, ('loss (nats)', 'top-1 error (%)')):
+    ax.set_xlabel('epoch')
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+      ax.legend(fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  return _save(fig, path, dpi=100)

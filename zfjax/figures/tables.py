@@ -30,6 +30,17 @@ def _csv_writer(path: str | os.PathLike):
   os.replace(tmp, path)
 
 
+def write_text(path: str | os.PathLike, text: str) -> str:
+  """Writes `text` to `path` (its folder made if missing), atomically."""
+  path = os.fspath(path)
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  tmp = f'{path}.tmp-{os.getpid()}'
+  with open(tmp, 'w') as f:
+    f.write(text)
+  os.replace(tmp, path)
+  return path
+
+
 def write_occlusion_csv(path: str | os.PathLike, result: OcclusionResult,
                         image_names: Sequence[str]) -> str:
   """One row per (image, square position): the three Fig. 7 quantities."""

@@ -37,10 +37,25 @@ class Trace(NamedTuple):
     (N, Ho, Wo, C) -- see `layers.max_pool_with_switches`.
   outputs: per layer named in `forward_trace`'s `keep`, its output (what
     the next layer reads), e.g. pooled or normalised maps.
+  image_size: the side S of the traced images in pixels, or None (a pass
+    that started above the input). Strided layers map several input sizes
+    to one shape, so the activations alone cannot tell it; it is static
+    under jit (pytree metadata, not an array).
   """
   activations: dict[str, jax.Array]
   switches: dict[str, jax.Array]
   outputs: dict[str, jax.Array] | None = None
+  image_size: int | None = None
+
+
+_TRACE_ARRAYS = ('activations', 'switches', 'outputs')
+jax.tree_util.register_pytree_with_keys(
+    Trace,
+    lambda t: (tuple((jax.tree_util.GetAttrKey(name), getattr(t, name))
+                     for name in _TRACE_ARRAYS), t.image_size),
+    lambda image_size, arrays: Trace(*arrays, image_size),
+    flatten_func=lambda t: (tuple(getattr(t, n) for n in _TRACE_ARRAYS),
+                            t.image_size))
 
 
 def init_params(rng: jax.Array, spec: Spec, image_size: int | None = None, *,
@@ -151,7 +166,9 @@ def _run(params: Params, images: jax.Array, spec: Spec, *, train: bool,
         x = _dropout(x, layer.dropout, rng, i)
     if layer.name in keep:
       outputs[layer.name] = x
-  return x.astype(jnp.float32), Trace(activations, switches, outputs or None)
+  image_size = images.shape[1] if start == 0 else None
+  return x.astype(jnp.float32), Trace(activations, switches, outputs or None,
+                                      image_size)
 
 
 def _dropout(x: jax.Array, rate: float, rng: jax.Array, i: int) -> jax.Array:

@@ -3,7 +3,9 @@
 `topk_correct` works on device arrays (inside the jitted steps); the counts
 are summed over batches and turned into error rates on the host. The writer
 appends one JSON object per line to `metrics.jsonl` and the same scalars to
-TensorBoard event files under `tensorboard/`; only process 0 writes.
+TensorBoard event files under `tensorboard/`; only process 0 writes. A
+resumed run first drops what was logged after its checkpoint
+(`drop_after`), so that the files read as one uninterrupted run.
 """
 
 from __future__ import annotations
@@ -120,6 +122,51 @@ class MetricWriter:
     if self._enabled:
       self._jsonl.close()
       self._tb.close()
+
+
+def drop_after(workdir: str, step: int) -> None:
+  """Removes every record past `step` from the run's metrics.jsonl and
+  TensorBoard event files: a run killed after its last checkpoint had
+  logged steps it will now log again. Each file is rewritten under a
+  temporary name and renamed (a kill here leaves the old or the new)."""
+  path = os.path.join(workdir, METRICS_FILE)
+  if os.path.exists(path):
+    with open(path) as f:
+      lines = [l for l in f if l.strip()]
+    kept = [l for l in lines if json.loads(l)['step'] <= step]
+    if len(kept) < len(lines):
+      _replace(path, lambda f: f.writelines(kept), 'w')
+  events = os.path.join(workdir, TENSORBOARD_DIR)
+  if not os.path.isdir(events):
+    return
+  # pylint: disable-next=g-import-not-at-top
+  from zfjax.data.tf_setup import tf
+  from tensorflow.core.util import event_pb2  # pylint: disable=g-import-not-at-top
+  for name in sorted(os.listdir(events)):
+    if 'tfevents' not in name or '.tmp-' in name:
+      continue
+    file = os.path.join(events, name)
+    records = [r.numpy() for r in tf.data.TFRecordDataset(file)]
+    kept = [r for r in records
+            if event_pb2.Event.FromString(r).step <= step]
+    if len(kept) < len(records):
+      def write(_, kept=kept, file=file):
+        with tf.io.TFRecordWriter(f'{file}.tmp-{os.getpid()}') as writer:
+          for record in kept:
+            writer.write(record)
+      _replace(file, write, None)
+
+
+def _replace(path: str, write, mode: str | None) -> None:
+  """Writes `path` through `write(file)` under a temporary name, then
+  renames it over `path` (mode None: `write` opens the temporary itself)."""
+  tmp = f'{path}.tmp-{os.getpid()}'
+  if mode is None:
+    write(None)
+  else:
+    with open(tmp, mode) as f:
+      write(f)
+  os.replace(tmp, path)
 
 
 def read_metrics(workdir: str) -> list[dict]:

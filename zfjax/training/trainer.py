@@ -126,7 +126,13 @@ def _fresh_running() -> _Running:
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
-  """Raises ZfjaxError for settings the trainer cannot run with."""
+  """Raises ZfjaxError for settings the trainer cannot run with; called
+  before anything is written or the data set is prepared."""
+  get_spec(config.model)  # an unknown name, with the known ones
+  # The data set's name and sizes; imported here, as it brings TensorFlow
+  # (which the step and the analyses do without).
+  from zfjax.data import builders  # pylint: disable=g-import-not-at-top
+  builders.check_config(config)
   devices = jax.device_count()
   for key in ('batch_size', 'eval_batch_size'):
     if config[key] < 1 or config[key] % devices:
@@ -208,12 +214,20 @@ class _Run:
     self.ckpts = checkpoints.Checkpoints(
         workdir, keep_latest=config.keep_latest,
         keep_steps=[e * self.steps_per_epoch for e in config.keep_epochs])
-    self.writer = metrics.MetricWriter(workdir, enabled=self.is_main)
+    # Opened by `restore`, once it knows the step the run continues from.
+    self.writer: metrics.MetricWriter | None = None
     self.last_saved: int | None = None
 
   def close(self) -> None:
-    self.writer.close()
+    if self.writer is not None:
+      self.writer.close()
     self.ckpts.close()
+
+  def _open_metrics(self, step: int) -> None:
+    """The metric files, less what a killed run logged past `step`."""
+    if self.is_main:
+      metrics.drop_after(self.workdir, step)
+    self.writer = metrics.MetricWriter(self.workdir, enabled=self.is_main)
 
   # ------------------------------------------------------------ state
 
@@ -222,6 +236,7 @@ class _Run:
     state = initial_state(self.config, self.spec, self.mesh, self.plan)
     restored = self.ckpts.restore_latest(state)
     if restored is None:
+      self._open_metrics(0)
       return state, 0, True
     state, meta = restored
     if meta.epoch != meta.step // self.steps_per_epoch:
@@ -229,6 +244,7 @@ class _Run:
           f'the checkpoints in {self.workdir} were written with another '
           f'number of steps per epoch (data set or batch size changed); '
           f'train this config in a new workdir')
+    self._open_metrics(meta.step)
     self.last_saved = meta.step
     log.info('resumed from step %d (epoch %d) in %s', meta.step, meta.epoch,
              self.workdir)
@@ -404,6 +420,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     # Before any other JAX call: it discovers the run's processes.
     distributed.initialize(config.peer_timeout_seconds)
   check_config(config)
+  workdirs.check_writable(workdir)
   workdirs.save_config(config, workdir)
   with distributed.PeerWatch(config.peer_timeout_seconds, workdir):
     if jax.process_count() > 1:

@@ -9,12 +9,11 @@ run's data set:
   class_names.json  a name per class index
   checkpoints/      Orbax checkpoints (`checkpoints`)
 
-`load_run` reads them once into a `TrainedRun`:
+`load_run` (also `zfjax.load_run`) reads them once into a `TrainedRun`:
 
-  from zfjax.training import workdirs
-  run = workdirs.load_run('workdir/synthetic')
-  inputs = run.preprocessing.from_files(['dog.jpg']).images
-  logits = models.apply(run.params, inputs, run.spec)
+  run = zfjax.load_run('workdir/synthetic')
+  images = run.inputs(['dog.jpg', 'cat.png'])   # (2, C, C, 3) model inputs
+  logits = models.apply(run.params, images, run.spec)
 
 Every file is written under a temporary name and renamed, by process 0.
 """
@@ -55,6 +54,20 @@ def _write(workdir: str, name: str, write) -> None:
   with open(tmp, 'wb') as f:
     write(f)
   os.replace(tmp, path)
+
+
+def check_writable(folder: str | os.PathLike,
+                   hint: str = 'choose another --workdir') -> None:
+  """Raises, with `hint` (what to do), unless `folder` is a folder this
+  process can write into or one it can make."""
+  path = os.path.abspath(folder)
+  while not os.path.lexists(path) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  if not os.path.isdir(path):
+    raise ZfjaxError(f'{path} is a file, not a folder, so nothing can be '
+                     f'written to {folder}; {hint}')
+  if not os.access(path, os.W_OK | os.X_OK):
+    raise ZfjaxError(f'cannot write to {path}; {hint}')
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
@@ -111,7 +124,8 @@ class TrainedRun:
   """A trained run with everything its analyses need.
 
   params: the network's params (on this process's first device); spec: its
-  layer table;
+  layer table; `inputs(files or uint8 pixels)` makes model inputs and
+  `display(inputs)` pixels again;
   config: the run's config; epoch, step: of the checkpoint loaded;
   workdir: where it came from. `preprocessing` (resize and crop sizes, the
   mean image) and `class_names` come from the workdir's files; runs written
@@ -156,6 +170,29 @@ class TrainedRun:
                        f'network has {self.spec.num_classes} outputs')
     return tuple(names)
 
+  def inputs(self, images) -> np.ndarray:
+    """Model inputs (N, C, C, 3) float32, made as the run's validation
+    images were (central square resized, centre crop, mean subtracted).
+
+    images: a path or a list of paths of JPEG or PNG files, or uint8
+    pixels: (H, W, 3), (N, H, W, 3) or a list of (H, W, 3) arrays of any
+    sizes. A file's alpha channel is dropped, with a warning.
+    """
+    if isinstance(images, (str, os.PathLike)):
+      images = [images]
+    if (isinstance(images, (list, tuple)) and images and
+        all(isinstance(i, (str, os.PathLike)) for i in images)):
+      loaded = self.preprocessing.from_files([os.fspath(i) for i in images])
+      if loaded.alpha:
+        log.warning('the alpha channel of %s is ignored (the model reads '
+                    'RGB)', ', '.join(loaded.alpha))
+      return loaded.images
+    return self.preprocessing.from_pixels(images)
+
+  def display(self, inputs) -> np.ndarray:
+    """Model inputs (..., C, C, 3) back to uint8 pixels (mean added)."""
+    return self.preprocessing.to_display(inputs)
+
   def _warn_old(self):
     log.warning('%s predates %s and %s: reading them from its data set',
                 self.workdir, MEAN_IMAGE_FILE, CLASS_NAMES_FILE)
@@ -164,6 +201,9 @@ class TrainedRun:
 def load_run(workdir: str, *, epoch: int | None = None) -> TrainedRun:
   """The run in `workdir`: its newest readable checkpoint, or the end of
   `epoch` (see `saved_epochs`). No optimizer state is read."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ZfjaxError(f'workdir {workdir} is a file, not a folder; pass the '
+                     f'--workdir of a run of train.py')
   if not os.path.isdir(workdir):
     raise ZfjaxError(f'workdir {workdir} does not exist; pass the --workdir '
                      f'of a run of train.py')
