@@ -237,16 +237,21 @@ def test_more_classes_cycle_through_the_catalogue():
     shapes.example('train', 0, 32, world=shapes.World(num_classes=25))
 
 
+def _same_but(scene, other, fields):
+  """Every field of two scenes equal but `fields`."""
+  for field in scene._fields:
+    if field not in fields:
+      np.testing.assert_array_equal(getattr(scene, field),
+                                    getattr(other, field))
+
+
 def test_occluders_come_from_a_stream_of_their_own():
   always = shapes.World(occluders=1.0)
   for index in range(20):
     plain = shapes.example_scene('train', index, 64)
     covered = shapes.example_scene('train', index, 64, world=always)
     # Everything else about the scene is as without occluders.
-    for field in plain._fields:
-      if field not in ('occluders', 'occluder_colors'):
-        np.testing.assert_array_equal(getattr(plain, field),
-                                      getattr(covered, field))
+    _same_but(plain, covered, ('occluders', 'occluder_colors'))
     assert len(plain.occluders) == 0 and len(covered.occluders) == 1
     kind, cy, cx, radius = covered.occluders[0, :4]
     assert kind in (0, 1, 3)
@@ -299,10 +304,7 @@ def test_dark_details_are_darker_and_change_only_colours():
   for index in range(40):
     plain = shapes.example_scene('train', index, 64)
     scene = shapes.example_scene('train', index, 64, world=dark)
-    for field in plain._fields:
-      if field not in ('body_color', 'detail_color'):
-        np.testing.assert_array_equal(getattr(plain, field),
-                                      getattr(scene, field))
+    _same_but(plain, scene, ('body_color', 'detail_color'))
     body, detail = scene.body_color, scene.detail_color
     assert luminance(body) >= 110
     assert luminance(detail) <= luminance(body) - 100
