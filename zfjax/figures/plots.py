@@ -10,7 +10,6 @@ temporary name and renamed, so a killed run never leaves half a figure.
 from __future__ import annotations
 
 import os
-import textwrap
 from typing import Sequence
 
 import matplotlib
@@ -207,35 +206,39 @@ def claims_page(path: str | os.PathLike, verdicts: Sequence[Verdict],
                 title: str) -> str:
   """The scorecard on one page: per claim the paper's figure and finding,
   the criterion, this run's numbers and the verdict (green holds, red does
-  not, grey not measured)."""
-  columns = (('claim', 0.0, 6), ('the paper', 0.04, 30),
-             ('criterion (fixed in advance)', 0.25, 38),
-             ('this run', 0.52, 58), ('verdict', 0.88, 14))
+  not, grey not measured). Cells are wrapped by their measured width in
+  the caption font (`grids.wrap`)."""
+  width_in, dpi = 15, grids.DPI
+  starts = (0.0, 0.04, 0.25, 0.52, 0.88, 0.99)  # column edges, of the width
+  names = ('claim', 'the paper', 'criterion (fixed in advance)', 'this run',
+           'verdict')
   cells = [[str(v.claim), v.paper, v.criterion, v.measured, v.status]
            for v in verdicts]
-  wrapped = [[textwrap.wrap(text, width) or [''] for text, (_, _, width)
-              in zip(row, columns)] for row in cells]
+  # Widths in pixels at grids.DPI, at which the page is drawn too.
+  widths = [(b - a) * width_in * dpi - 12 for a, b in zip(starts, starts[1:])]
+  wrapped = [[grids.wrap(text, w) or [''] for text, w in zip(row, widths)]
+             for row in cells]
   heights = [max(len(c) for c in row) for row in wrapped]
   line = 0.16  # inches per text line
   total = 0.9 + line * (sum(heights) + 1.5 * len(heights) + 1)
-  fig = Figure(figsize=(15, total))
+  fig = Figure(figsize=(width_in, total))
   inch = 1 / total
   fig.text(0.01, 1 - 0.3 * inch, title, fontsize=11, weight='bold', va='top')
   y = 1 - 0.75 * inch
-  for name, x, _ in columns:
+  for name, x in zip(names, starts):
     fig.text(0.01 + x, y, name, fontsize=8.5, weight='bold', va='top')
   y -= 1.5 * line * inch
   for v, row, rows in zip(verdicts, wrapped, heights):
     height = (rows + 1) * line * inch
     fig.patches.append(patches.Rectangle(
-        (0.005 + columns[-1][1], y - height + 0.4 * line * inch), 0.11,
+        (0.005 + starts[-2], y - height + 0.4 * line * inch), 0.11,
         height, transform=fig.transFigure, facecolor=_VERDICT_COLOURS[
             v.holds], edgecolor='none'))
-    for (_, x, _), lines in zip(columns, row):
-      fig.text(0.01 + x, y, '\n'.join(lines), fontsize=8, va='top',
-               family='monospace' if x == 0 else None, linespacing=1.25)
+    for x, lines in zip(starts, row):
+      fig.text(0.01 + x, y, '\n'.join(lines), va='top', linespacing=1.25,
+               fontproperties=grids.CAPTION_FONT)
     y -= height + 0.5 * line * inch
-  return _save(fig, path, dpi=100)
+  return _save(fig, path, dpi=dpi)
 
 
 def transfer_curve(path: str | os.PathLike, rows, title: str) -> str:
