@@ -28,7 +28,8 @@ Validation top-1 error 95.8, 95.8, 89.8, 62.9, 38.2, 25.0, 14.5, 9.6,
 after epoch 12), final 10-crop 2.08 %. The no_clipping sibling: 13.75 %
 after its 7 epochs. The conv1_11x11s4 sibling never left chance (95.83 %,
 loss ln 24, all 7 epochs; the plateau rule cut its rate after epochs 3, 5
-and 7).
+and 7; with --config.plateau_patience=7, the rate held at 0.005, it stayed
+at chance too).
 
 Its scorecard (`visualize.py claims --siblings ...`; docs/claims.md has
 the numbers): 3 of 7 claims hold. Holds: 1 (Fig. 2: 0.65 of |projection|
