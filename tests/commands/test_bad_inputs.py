@@ -98,6 +98,13 @@ VISUALIZE = [
      '--clip_pixels'),
     ('stimulus negative jitter', ['stimulus', '--jitter', '-1'], '--jitter'),
     ('stimulus unknown start', ['stimulus', '--start', 'noise'], '--start'),
+    ('claim number', ['claims', '--claims', '8'], '--claims'),
+    ('missing sibling', ['claims', '--claims', '4', '--siblings',
+                         '{files}/absent'], 'does not exist'),
+    ('sibling not a run', ['claims', '--claims', '4', '--siblings',
+                           '{files}/empty'], 'no zfjax training run'),
+    ('claims out is a file', ['claims', '--out', '{files}/notes.txt'],
+     'is a file, not a folder'),
     ('unknown command', ['top10'], 'invalid choice'),
     ('unknown option', ['top9', '--mapz', '3'], 'unrecognized arguments'),
 ]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from zfjax.data import shape_classes
 from zfjax.data import shapes
 
 _GREY = 128.0
@@ -45,7 +46,10 @@ def _tight_box(mask):
 def test_catalogue():
   assert shapes.NUM_CLASSES >= 10
   assert len(shapes.CLASS_NAMES) == len(set(shapes.CLASS_NAMES))
-  assert len(shapes.PART_NAMES) == shapes.NUM_CLASSES
+  # Part names for the whole catalogue, of which the default world uses 12.
+  assert len(shapes.PART_NAMES) == shape_classes.MAX_CLASSES
+  assert shape_classes.ALL_CLASS_NAMES[:shapes.NUM_CLASSES] == (
+      shapes.CLASS_NAMES)
   for c in shapes.FACE_CLASSES:
     names = set(shapes.PART_NAMES[c])
     assert {'left_eye', 'right_eye'} <= names
@@ -116,7 +120,7 @@ def test_object_box_is_the_covered_pixels(size):
 
 def test_part_boxes_lie_on_their_parts():
   size = 64
-  for label in range(shapes.NUM_CLASSES):
+  for label in range(shape_classes.MAX_CLASSES):
     scene = shapes.sample_scene(100 + label, label, size)
     rendered = shapes.render(scene, size)
     obj = rendered.box
@@ -206,3 +210,103 @@ def test_linear_classifier_on_pixels_stays_below_half():
     if penalty == 1.0:  # the probe works: it fits its own training data
       assert np.mean((x_train @ weights).argmax(1) == y_train) > 0.9
   assert max(accuracy.values()) <= 0.5, accuracy
+
+
+# ------------------------------------------------------------------ worlds
+
+
+def test_default_world_renders_as_before_worlds_existed():
+  """Example bytes of the default world, recorded from the renderer before
+  it had a World (commit 7a51457)."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  image = shapes.example('train', 5, 64)[0]
+  assert hashlib.md5(image.tobytes()).hexdigest() == (
+      'e1ebd65b778847ea923765ff3d84a5d1')
+  assert shapes.World() == shapes.World.of({})
+
+
+def test_more_classes_cycle_through_the_catalogue():
+  world = shapes.World(num_classes=24)
+  names = shapes.class_names(num_classes=24)
+  assert len(names) == 24 == len(set(names))
+  assert names[:12] == shapes.CLASS_NAMES
+  assert not set(names) & set(shapes.NOVEL_CLASS_NAMES)
+  for index in (0, 13, 23, 24, 61):
+    assert shapes.example('validation', index, 32, world=world)[1] == index % 24
+  with pytest.raises(Exception, match='num_classes'):
+    shapes.example('train', 0, 32, world=shapes.World(num_classes=25))
+
+
+def _same_but(scene, other, fields):
+  """Every field of two scenes equal but `fields`."""
+  for field in scene._fields:
+    if field not in fields:
+      np.testing.assert_array_equal(getattr(scene, field),
+                                    getattr(other, field))
+
+
+def test_occluders_come_from_a_stream_of_their_own():
+  always = shapes.World(occluders=1.0)
+  for index in range(20):
+    plain = shapes.example_scene('train', index, 64)
+    covered = shapes.example_scene('train', index, 64, world=always)
+    # Everything else about the scene is as without occluders.
+    _same_but(plain, covered, ('occluders', 'occluder_colors'))
+    assert len(plain.occluders) == 0 and len(covered.occluders) == 1
+    kind, cy, cx, radius = covered.occluders[0, :4]
+    assert kind in (0, 1, 3)
+    distance = np.hypot(cy - plain.center[0], cx - plain.center[1])
+    assert distance <= 0.7 * plain.radius + 1e-9
+    assert 0.3 * plain.radius <= radius <= plain.radius
+  # A probability p puts occluders in about p of the images.
+  some = shapes.World(occluders=0.3)
+  count = sum(len(shapes.example_scene('validation', i, 32,
+                                       world=some).occluders)
+              for i in range(600))
+  assert abs(count / 600 - 0.3) < 4 * np.sqrt(0.3 * 0.7 / 600)
+
+
+def test_an_occluder_is_drawn_in_front_of_the_object():
+  size = 96
+  scene = shapes.example_scene('train', 3, size, world=shapes.World(
+      occluders=1.0))
+  colour = np.array([255.0, 0.0, 255.0])
+  scene = _plain(scene, (0, 0, 0), (0, 0, 0))._replace(
+      occluder_colors=colour[None])
+  image = shapes.render(scene, size).image.astype(float)
+  _, cy, cx = scene.occluders[0, :3]
+  centre = image[int(cy * size) - 1:int(cy * size) + 2,
+                 int(cx * size) - 1:int(cx * size) + 2]
+  # Its colour over the black object (pixel noise has a std of 4 levels).
+  assert np.abs(centre - colour).max() < 20
+  # The same scene without it shows the object there.
+  bare = shapes.render(scene._replace(occluders=np.zeros((0, 6)),
+                                      occluder_colors=np.zeros((0, 3))),
+                       size).image.astype(float)
+  assert np.linalg.norm(bare[int(cy * size), int(cx * size)] - colour) > 200
+
+
+def test_world_names_its_prepared_directory():
+  from zfjax.data import shapes_dataset  # pylint: disable=g-import-not-at-top
+  assert shapes_dataset._config(64, 20_000, 2_000, 0).name == (
+      '64px_train20000_val2000_seed0')
+  name = shapes_dataset._config(96, 100, 10, 1, world=shapes.World(24, 0.3))
+  assert name.name == '96px_train100_val10_seed1_c24_occ0.3'
+  name = shapes_dataset._config(64, 100, 10, 0, novel=True,
+                                world=shapes.World(24, 0.0, True))
+  assert name.name == 'novel_64px_train100_val10_seed0_dark'
+
+
+def test_dark_details_are_darker_and_change_only_colours():
+  dark = shapes.World(dark_details=True)
+  def luminance(c):
+    return float(np.dot(c, (0.299, 0.587, 0.114)))
+  for index in range(40):
+    plain = shapes.example_scene('train', index, 64)
+    scene = shapes.example_scene('train', index, 64, world=dark)
+    _same_but(plain, scene, ('body_color', 'detail_color'))
+    body, detail = scene.body_color, scene.detail_color
+    assert luminance(body) >= 110
+    assert luminance(detail) <= luminance(body) - 100
+    assert np.linalg.norm(body - scene.background) >= 120
+    assert np.linalg.norm(detail - body) >= 120

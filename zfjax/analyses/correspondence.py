@@ -69,6 +69,8 @@ class CorrespondenceTable(NamedTuple):
   mean, std: (R, L) over the pooled per-pair sign-disagreement fractions.
   num_pairs: pair values pooled in each part's cell (the random row pools
     one set of them per part).
+  set_mean: (R, L, num_sets) Delta of each drawn set alone (the mean of its
+    pairs), whose spread gives standard errors over sets.
   """
   locations: tuple[str, ...]
   layers: tuple[str, ...]
@@ -77,6 +79,7 @@ class CorrespondenceTable(NamedTuple):
   set_size: int
   num_sets: int
   num_pairs: int
+  set_mean: np.ndarray
 
 
 def pair_disagreement(eps: jax.Array) -> jax.Array:
@@ -169,17 +172,22 @@ def correspondence_table(params: models.Params, spec: Spec,
     random_rows = [random_boxes(rng, data.object_boxes[chosen], sizes[:, p])
                    for p in range(num_parts)]
     for row, boxes_list in enumerate([[m] for m in masks] + [random_rows]):
+      drawn = [[] for _ in layers]
       for boxes in boxes_list:
         eps = _feature_change(params, images, jnp.asarray(boxes),
                               jnp.float32(fill), spec=spec, layers=layers)
         for k, e in enumerate(eps):
-          pooled[row][k].append(np.asarray(pair_disagreement(e)))
+          drawn[k].append(np.asarray(pair_disagreement(e)))
+      for k, cell in enumerate(drawn):
+        pooled[row][k].append(np.concatenate(cell))
   values = [[np.concatenate(cell) for cell in row] for row in pooled]
   return CorrespondenceTable(
       locations=tuple(data.part_names) + ('random',), layers=layers,
       mean=np.array([[v.mean() for v in row] for row in values]),
       std=np.array([[v.std() for v in row] for row in values]),
-      set_size=set_size, num_sets=num_sets, num_pairs=len(values[0][0]))
+      set_size=set_size, num_sets=num_sets, num_pairs=len(values[0][0]),
+      set_mean=np.array([[[s.mean() for s in cell] for cell in row]
+                         for row in pooled]))
 
 
 # ------------------------------------------------------------------ inputs
@@ -234,19 +242,22 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
   if split not in sizes:
     raise ZfjaxError(f"split '{split}' is not in zfjax_shapes; choose one of "
                      f"{', '.join(sizes)}")
-  # Labels cycle through the classes: example i has label i mod NUM_CLASSES.
-  indices = np.arange(label, sizes[split], shapes.NUM_CLASSES)[:num_images]
+  world = shapes.World.of(config.shapes)
+  # Labels cycle through the classes: example i has label i mod num_classes.
+  indices = np.arange(label, sizes[split], world.num_classes)[:num_images]
   if len(indices) < 2:
     raise ZfjaxError(f'the {split} split holds {len(indices)} {class_name} '
                      f'images; prepare more (config.shapes.num_eval)')
   size, seed = config.shapes.image_size, config.shapes.seed
   # The generator re-creates the stored pixels exactly from (seed, index).
-  scenes = [shapes.example(split, int(i), size, seed=seed)[2]
+  scenes = [shapes.example_scene(split, int(i), size, seed=seed, world=world)
             for i in indices]
   if frontal:
+    # Unoccluded too, as the paper's chosen dogs.
     radius = float(np.median([s.radius for s in scenes]))
     scenes = [s._replace(center=np.array([0.5, 0.5]), radius=radius,
-                         angle_deg=0.0) for s in scenes]
+                         angle_deg=0.0, occluders=np.zeros((0, 6)),
+                         occluder_colors=np.zeros((0, 3))) for s in scenes]
   rendered = [shapes.render(s, size) for s in scenes]
   names = shapes.PART_NAMES[label]
   part_boxes = np.array([[r.parts[n] for n in names] for r in rendered])

@@ -231,7 +231,8 @@ def render_transformed(config, preprocessing: images_lib.Preprocessing,
   to_render = size / config.resize_size
   originals, moved, labels = [], [], []
   for index in indices:
-    _, label, scene = shapes.example(split, int(index), size, seed=seed)
+    _, label, scene = shapes.example(split, int(index), size, seed=seed,
+                                     world=shapes.World.of(config.shapes))
     originals.append(shapes.render(scene, size).image)
     steps = []
     for amount in np.asarray(amounts, np.float64):

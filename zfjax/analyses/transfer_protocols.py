@@ -29,6 +29,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from zfjax.data import shapes
 from zfjax.networks import models
 from zfjax.training import defaults
 from zfjax.training import trainer
@@ -74,15 +75,25 @@ def transfer_config(variant: str, **overrides) -> ml_collections.ConfigDict:
 
 def with_source_architecture(from_workdir: str | None,
                              overrides: dict) -> dict:
-  """`overrides` plus the source run's `model`, `resize_size` and
-  `crop_size` where they do not set them: a protocol's runs, scratch ones
-  included, use the architecture and input size of the run they start from
-  (ZFNet at 256/224 by default; a converted AlexNet or the built-in model
-  otherwise)."""
+  """`overrides` plus the source run's `model`, `resize_size`, `crop_size`
+  and `clip_radius` (and for a built-in source its world's image size and
+  occluders) where they do not set them: a protocol's runs, scratch ones
+  included, use the architecture, input size and clipping of the run they
+  start from (ZFNet at 256/224 by default; a converted AlexNet or the
+  built-in model otherwise)."""
   if from_workdir is None:
     return dict(overrides)
   source = workdirs.load_config(from_workdir)
-  merged = {key: source[key] for key in ('model', 'resize_size', 'crop_size')}
+  # Scratch runs train the source's network as it was trained: its feature
+  # scale clipping too (without it the fidelity net's scratch runs diverge).
+  merged = {key: source.get(key) for key in ('model', 'resize_size',
+                                             'crop_size', 'clip_radius')}
+  if source.dataset == 'zfjax_shapes':
+    # The novel classes drawn as the source's world draws its own classes.
+    merged['shapes.image_size'] = source.shapes.image_size
+    for key, value in shapes.World.of(source.shapes).knobs().items():
+      if key != 'num_classes':
+        merged[f'shapes.{key}'] = value
   merged.update({k: v for k, v in overrides.items() if v is not None})
   return merged
 

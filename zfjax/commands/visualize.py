@@ -11,6 +11,7 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/ (or --out).
   python visualize.py --workdir DIR stimulus --layers conv5    # ZF §1.1
   python visualize.py --workdir DIR top9 --rule guided         # other rules
   python visualize.py --workdir DIR atlas                      # all of them
+  python visualize.py --workdir DIR claims                     # scorecard
 
 The run's config and its newest checkpoint (or --epoch) are read from the
 workdir, which also holds what your own images need (the mean image, the
@@ -62,6 +63,8 @@ COMMANDS = {
                  'stimulus_command'),
     'atlas': ('every unit as a browsable static site (Fig. 2, 4-7)',
               'zfjax.commands.atlas', 'add_arguments', 'atlas'),
+    'claims': ('the paper\'s findings, each against a fixed criterion',
+               'zfjax.commands.claims', 'add_arguments', 'claims_command'),
 }
 PROG = 'visualize.py'
 

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from zfjax.data import crops
+from zfjax.data import shapes
 from zfjax.data import shapes_dataset
 from zfjax.data import stored_dataset
 from zfjax.data import tf_setup
@@ -100,7 +101,8 @@ def _stored_builder(config, read=None) -> stored_dataset.ZfjaxStoredSquares:
   if config.dataset == 'zfjax_shapes':
     s = config.shapes
     source = shapes_dataset.builder(s.image_size, s.num_train, s.num_eval,
-                                    s.seed, data_dir=config.data_dir)
+                                    s.seed, data_dir=config.data_dir,
+                                    world=shapes.World.of(s))
   else:
     source = tfds.builder(config.dataset, data_dir=config.data_dir)
   return stored_dataset.builder(source, config.resize_size,
@@ -134,7 +136,8 @@ def prepared_source(config) -> tfds.core.DatasetBuilder:
     s = config.shapes
     builder = shapes_dataset.builder(
         s.image_size, s.num_train, s.num_eval, s.seed,
-        data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel')
+        data_dir=config.data_dir, novel=config.dataset == 'zfjax_shapes_novel',
+        world=shapes.World.of(s))
     with tf_setup.quiet_tfds():
       prepared = builder.is_prepared()
     if not prepared:

@@ -28,7 +28,9 @@ Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
   shuffle_buffer: examples in the shuffle buffer (after file shuffling).
   stored_images:  read the stored form (every central square resized once,
                   JPEG; `python -m zfjax prepare --stored` makes it).
-  shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed.
+  shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed,
+                  and the world's num_classes, occluders and dark_details
+                  (`shapes.World`).
   mean_rgb:       a per-channel mean subtracted instead of the mean image
                   (a converted torchvision model); optional.
 
@@ -115,7 +117,8 @@ def default_data_config(dataset: str = 'zfjax_shapes'
       'shuffle_buffer': 10_000,
       'stored_images': False,
       'shapes': {'image_size': 64, 'num_train': 20_000, 'num_eval': 2_000,
-                 'seed': 0},
+                 'seed': 0, 'num_classes': 12, 'occluders': 0.0,
+                 'dark_details': False},
   })
 
 

@@ -3,7 +3,8 @@
 Each class is a function of 4 jitter values in [-1, 1] (small per-example
 variations of the geometry) that returns the object's parts in drawing
 order, in the object's own frame (a disc of radius 1, y down, x right).
-`shapes` places, colours and renders them. The novel classes are the
+`shapes` places, colours and renders them. A world uses the catalogue's
+first `num_classes` (12 by default, up to 24). The novel classes are the
 transfer experiment's (ZF §5.2): objects the built-in model never saw, made
 of the same kinds of parts.
 """
@@ -132,6 +133,103 @@ def _mushroom(j):
   return [('stem', 'detail', [stem]), ('cap', 'body', [cap])]
 
 
+# Classes 13-24 (config.shapes.num_classes = 24): more faces that share the
+# first faces' parts (eyes, noses, mouths, ears) and differ in one or two of
+# them, and objects of more parts. A net must then find the part that tells
+# two faces apart, as ImageNet's many dog breeds make ZF's net do.
+def _smiley(j):
+  eye = _circle(-0.25, -0.3 - 0.04 * j[0], 0.13 + 0.02 * j[1])
+  mouth = ('box', 0.4 + 0.04 * j[2], 0.0, 0.08, 0.34 + 0.05 * j[3], 0.07, 0.0)
+  return ([('head', 'body', [('ellipse', 0.0, 0.0, 0.9, 0.85, 0.0)])]
+          + _pair('eye', eye) + [('mouth', 'detail', [mouth])])
+
+
+def _bear_face(j):
+  ear = _circle(-0.58, -0.56 - 0.03 * j[0], 0.24 + 0.02 * j[1])
+  eye = _circle(-0.05, -0.28, 0.11 + 0.02 * j[2])
+  nose = ('ellipse', 0.35, 0.0, 0.13, 0.18 + 0.03 * j[3], 0.0)
+  return ([('head', 'body', [_circle(0.12, 0.0, 0.72)]),
+           ('left_ear', 'body', [ear]), ('right_ear', 'body', [_mirror(ear)])]
+          + _pair('eye', eye) + [('nose', 'detail', [nose])])
+
+
+def _frog_face(j):
+  eye = _circle(-0.42, -0.45 - 0.04 * j[0], 0.2 + 0.02 * j[1])
+  mouth = ('box', 0.38 + 0.04 * j[2], 0.0, 0.05, 0.58 + 0.05 * j[3], 0.0, 0.0)
+  return ([('head', 'body', [('ellipse', 0.12, 0.0, 0.62, 0.92, 0.0)])]
+          + _pair('eye', eye) + [('mouth', 'detail', [mouth])])
+
+
+def _pig_face(j):
+  eye = _circle(-0.32, -0.32 - 0.03 * j[0], 0.1 + 0.02 * j[1])
+  snout = ('ellipse', 0.22, 0.0, 0.24 + 0.03 * j[2], 0.36, 0.0)
+  nostril = _circle(0.22, -0.13 - 0.02 * j[3], 0.07)
+  return ([('head', 'body', [_circle(0.0, 0.0, 0.88)])]
+          + _pair('eye', eye) + [('snout', 'detail', [snout]),
+                                 ('nostrils', 'body', [nostril, _mirror(nostril)])])
+
+
+def _alien_face(j):
+  eye = _circle(-0.2, 0.0, 0.27 + 0.03 * j[0])
+  mouth = ('box', 0.45 + 0.04 * j[1], 0.0, 0.06, 0.28 + 0.05 * j[2], 0.0, 0.0)
+  return [('head', 'body', [('ellipse', 0.0, 0.0, 0.92, 0.68 + 0.04 * j[3], 0.0)]),
+          ('eye', 'detail', [eye]), ('mouth', 'detail', [mouth])]
+
+
+def _traffic_light(j):
+  lights = [(name, 'detail', [_circle(y, 0.0, 0.21 + 0.02 * j[0])])
+            for name, y in (('top_light', -0.56), ('middle_light', 0.0),
+                            ('bottom_light', 0.56))]
+  return [('housing', 'body', [('box', 0.0, 0.0, 0.9, 0.36 + 0.03 * j[1], 0.1, 0.0)])] + lights
+
+
+def _wine_glass(j):
+  return [('bowl', 'body', [('ellipse', -0.42, 0.0, 0.42, 0.5 + 0.04 * j[0], 0.0)]),
+          ('stem', 'detail', [('box', 0.28, 0.0, 0.32, 0.06 + 0.02 * j[1], 0.0, 0.0)]),
+          ('foot', 'detail', [('box', 0.64, 0.0, 0.07, 0.42 + 0.04 * j[2], 0.03, 0.0)])]
+
+
+def _ladder(j):
+  rail = ('box', 0.0, -0.42 - 0.04 * j[0], 0.9, 0.07, 0.0, 0.0)
+  rungs = [('box', y, 0.0, 0.06 + 0.01 * j[1], 0.42, 0.0, 0.0)
+           for y in (-0.5, 0.0, 0.5)]
+  return [('rungs', 'detail', rungs), ('left_rail', 'body', [rail]),
+          ('right_rail', 'body', [_mirror(rail)])]
+
+
+def _heart(j):
+  lobe = _circle(-0.28, -0.36 - 0.03 * j[0], 0.4)
+  point = ('poly', ((-0.3, -0.74), (-0.3, 0.74), (0.85 + 0.05 * j[1], 0.0)))
+  return [('lobes', 'body', [lobe, _mirror(lobe)]), ('point', 'body', [point]),
+          ('spot', 'detail', [_circle(-0.1, 0.0, 0.15 + 0.03 * j[2])])]
+
+
+def _spider(j):
+  legs = [('box', 0.1, 0.0, 0.04, 0.88, 0.0, a)
+          for a in np.deg2rad([25.0, -25.0, 60.0 + 5 * j[0], -60.0 - 5 * j[0]])]
+  return [('legs', 'detail', legs),
+          ('abdomen', 'body', [_circle(0.2, 0.0, 0.34 + 0.03 * j[1])]),
+          ('head', 'body', [_circle(-0.32, 0.0, 0.2 + 0.02 * j[2])])]
+
+
+def _butterfly(j):
+  upper = ('ellipse', -0.3, -0.45, 0.3 + 0.03 * j[0], 0.42, 0.5)
+  lower = ('ellipse', 0.38, -0.35, 0.22 + 0.03 * j[1], 0.3, -0.5)
+  return [('left_upper_wing', 'body', [upper]),
+          ('right_upper_wing', 'body', [_mirror(upper)]),
+          ('left_lower_wing', 'body', [lower]),
+          ('right_lower_wing', 'body', [_mirror(lower)]),
+          ('thorax', 'detail', [('box', 0.0, 0.0, 0.7, 0.08 + 0.02 * j[2], 0.06, 0.0)])]
+
+
+def _castle(j):
+  merlons = [('box', -0.6, x, 0.15, 0.13, 0.0, 0.0) for x in (-0.6, 0.0, 0.6)]
+  return [('walls', 'body', [('box', 0.15, 0.0, 0.6, 0.73 + 0.03 * j[0], 0.0, 0.0)]),
+          ('battlements', 'body', merlons),
+          ('gate', 'detail', [('box', 0.5, 0.0, 0.25, 0.18 + 0.03 * j[1], 0.15, 0.0)]),
+          ('window', 'detail', [_circle(-0.1, 0.0, 0.12 + 0.02 * j[2])])]
+
+
 _CLASSES = (
     ('round_face', _round_face),
     ('square_face', _square_face),
@@ -145,14 +243,38 @@ _CLASSES = (
     ('plus', _plus),
     ('target', _target),
     ('mushroom', _mushroom),
+    ('smiley', _smiley),
+    ('bear_face', _bear_face),
+    ('frog_face', _frog_face),
+    ('pig_face', _pig_face),
+    ('alien_face', _alien_face),
+    ('traffic_light', _traffic_light),
+    ('wine_glass', _wine_glass),
+    ('ladder', _ladder),
+    ('heart', _heart),
+    ('spider', _spider),
+    ('butterfly', _butterfly),
+    ('castle', _castle),
 )
-CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _CLASSES)
-NUM_CLASSES = len(CLASS_NAMES)
+# The catalogue; a world uses its first `num_classes` (`shapes.World`).
+ALL_CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _CLASSES)
+MAX_CLASSES = len(ALL_CLASS_NAMES)
+# The first 12: the default world's classes.
+NUM_CLASSES = 12
+CLASS_NAMES: tuple[str, ...] = ALL_CLASS_NAMES[:NUM_CLASSES]
 # Two eyes and a nose or mouth: the parts the correspondence experiment masks.
 FACE_CLASSES: tuple[int, ...] = (0, 1, 2)
+# Parts per class of the whole catalogue, indexed by label.
 PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
     tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _CLASSES)
 MAX_PARTS = max(len(names) for names in PART_NAMES)
+# Rotational symmetry of each class's outline and parts (with any jitter): 1
+# none, k the object is unchanged by turns of 360/k degrees, 0 by any turn.
+# ZF Fig. 5: rotation lowers p(true class) except for such objects. (The
+# flower's petals sit 6-fold but lie at angles that repeat only every half
+# turn.)
+SYMMETRY: dict[str, int] = {'dumbbell': 2, 'flower': 2, 'plus': 4,
+                            'target': 0, 'traffic_light': 2, 'ladder': 2}
 
 
 # Novel classes for the transfer experiment (ZF §5.2): objects the built-in
@@ -252,12 +374,20 @@ NOVEL_PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
     tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _NOVEL_CLASSES)
 
 
-def class_names(novel: bool = False) -> tuple[str, ...]:
-  """The names of the built-in classes, or of the novel ones."""
-  return NOVEL_CLASS_NAMES if novel else CLASS_NAMES
+def class_names(novel: bool = False,
+                num_classes: int = NUM_CLASSES) -> tuple[str, ...]:
+  """The names of a world's first `num_classes` built-in classes, or of the
+  novel ones."""
+  return NOVEL_CLASS_NAMES if novel else ALL_CLASS_NAMES[:num_classes]
+
+
+def symmetry(name: str) -> int:
+  """Class `name`'s rotational symmetry order (`SYMMETRY`; 1 for none)."""
+  return SYMMETRY.get(name, 1)
 
 
 def part_names(novel: bool = False) -> tuple[tuple[str, ...], ...]:
+  """Part names by label: of the whole catalogue, or of the novel classes."""
   return NOVEL_PART_NAMES if novel else PART_NAMES
 
 

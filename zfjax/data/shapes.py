@@ -14,6 +14,13 @@ random detail colour that contrasts with it, over a background of smooth
 colour noise, a random grating and random clutter shapes. Classes therefore
 differ only in the shape and arrangement of their parts.
 
+A `World` sets what varies beyond the image size and seed: how many classes
+of the catalogue (`shape_classes`) are used, how often a partial occluder
+(a random blob or bar in front of the object) hides part of it, and whether
+detail parts are darker than the body. The default world (12 classes, no
+occluders, details of any contrasting colour) is the one every earlier
+version rendered, byte for byte.
+
 Boxes are pixel (y0, x0, y1, x1) with exclusive ends, so that
 `image[y0:y1, x0:x1]` is the box; a pixel belongs to a part when the part
 covers at least half of it. A part moved entirely out of the frame (only
@@ -22,6 +29,7 @@ possible under `render`'s transforms) has an empty box, (0, 0, 0, 0).
 
 from __future__ import annotations
 
+import json
 import pickle
 import struct
 import sys
@@ -59,6 +67,44 @@ NUM_NOVEL_CLASSES = shape_classes.NUM_NOVEL_CLASSES
 NOVEL_PART_NAMES = shape_classes.NOVEL_PART_NAMES
 class_names = shape_classes.class_names
 part_names = shape_classes.part_names
+_NO_SHAPES = np.zeros((0, 6))
+_NO_COLORS = np.zeros((0, 3))
+
+
+class World(NamedTuple):
+  """What a built-in data set varies beyond image size and seed.
+
+  num_classes: the catalogue's first N classes (`shape_classes`), 1..24.
+  occluders: probability that an image has a partial occluder, a random
+    blob or bar drawn in front of the object and covering part of it.
+  dark_details: every object's detail parts (eyes, noses, wheels, doors)
+    darker than its body, as eyes and noses are, instead of any colour that
+    contrasts with the body; the body is then at least mid-grey.
+  """
+  num_classes: int = NUM_CLASSES
+  occluders: float = 0.0
+  dark_details: bool = False
+
+  @classmethod
+  def of(cls, shapes_config) -> World:
+    """The world of a config's `shapes` block (keys absent in configs of
+    older runs take the default world's values)."""
+    return cls(**{name: type(default)(shapes_config.get(name, default))
+                  for name, default in cls._field_defaults.items()})
+
+  def knobs(self) -> dict:
+    """The settings that differ from the default world."""
+    return {k: v for k, v in self._asdict().items()
+            if v != self._field_defaults[k]}
+
+  def check(self) -> None:
+    if not 1 <= self.num_classes <= shape_classes.MAX_CLASSES:
+      raise ZfjaxError(f'zfjax_shapes has {shape_classes.MAX_CLASSES} '
+                       f'classes; config.shapes.num_classes must be in [1, '
+                       f'{shape_classes.MAX_CLASSES}], got {self.num_classes}')
+    if not 0.0 <= self.occluders <= 1.0:
+      raise ZfjaxError(f'config.shapes.occluders is a probability, got '
+                       f'{self.occluders}')
 
 
 class Scene(NamedTuple):
@@ -81,6 +127,10 @@ class Scene(NamedTuple):
   clutter_colors: np.ndarray  # (K, 3)
   noise_seed: int           # per-pixel noise, drawn at the rendered size
   novel: bool = False       # label indexes the novel classes
+  # Partial occluders in front of the object, as the clutter: (K, 6) kind,
+  # cy, cx, radius, angle_rad, aspect, and their colours (K, 3).
+  occluders: np.ndarray = _NO_SHAPES
+  occluder_colors: np.ndarray = _NO_COLORS
 
 
 class Rendered(NamedTuple):
@@ -257,8 +307,15 @@ def _background(scene: Scene, image_size: int) -> np.ndarray:
   wave = np.sin(2 * np.pi * freq / image_size
                 * (x * np.cos(orient) + y * np.sin(orient)) + phase)
   image = image + amp * wave[..., None] * scene.grating_color
-  for (kind, cy, cx, r, a, aspect), color in zip(scene.clutter,
-                                                 scene.clutter_colors):
+  return _draw(image, scene.clutter, scene.clutter_colors)
+
+
+def _draw(image: np.ndarray, shapes: np.ndarray,
+          colors: np.ndarray) -> np.ndarray:
+  """Clutter-like `shapes` (K, 6) in `colors` (K, 3) painted over `image`
+  (S, S, 3) float, in place; returns it."""
+  image_size = image.shape[0]
+  for (kind, cy, cx, r, a, aspect), color in zip(shapes, colors):
     center, radius_px = (cy * image_size, cx * image_size), r * image_size
     # The clutter shapes reach at most 1.5 units (the box's corners).
     patch, py, px = _patch(center, 1.5 * radius_px, image_size)
@@ -269,12 +326,55 @@ def _background(scene: Scene, image_size: int) -> np.ndarray:
   return image
 
 
+def add_occluders(rng_or_seed, scene: Scene, probability: float) -> Scene:
+  """`scene` with, at `probability`, one partial occluder in front of its
+  object: a blob (ellipse or box) of 0.3-0.55 object radii or a bar of
+  0.6-1 radii (half-length), centred within 0.7 radii of the object's
+  centre, in a uniform random colour. Draws from `rng_or_seed` only, so the
+  scene itself is the same with and without occluders."""
+  rng = _rng(rng_or_seed)
+  if rng.uniform() >= probability:
+    return scene
+  kind = int(rng.choice((0, 1, 3)))  # ellipse, box or bar (_CLUTTER_SHAPES)
+  reach = (0.6, 1.0) if kind == 3 else (0.3, 0.55)
+  distance = 0.7 * scene.radius * np.sqrt(rng.uniform())
+  direction = rng.uniform(0, 2 * np.pi)
+  center = scene.center + distance * np.array([np.sin(direction),
+                                               np.cos(direction)])
+  occluder = np.array([[kind, center[0], center[1],
+                        scene.radius * rng.uniform(*reach),
+                        rng.uniform(0, np.pi), rng.uniform(0.5, 1.0)]])
+  return scene._replace(occluders=occluder,
+                        occluder_colors=rng.uniform(0, 255, (1, 3)))
+
+
+def _luminance(color: np.ndarray) -> float:
+  return float(np.dot(color, (0.299, 0.587, 0.114)))
+
+
+def darken_details(rng_or_seed, scene: Scene) -> Scene:
+  """`scene` with new body and detail colours: the body at least 120 away
+  from the background (RGB distance) with a luminance of at least 110, the
+  details at least 120 away from the body and 100 darker, so that every
+  instance of a part looks alike in polarity (dark eyes on a lighter face).
+  Draws from `rng_or_seed` only."""
+  rng = _rng(rng_or_seed)
+  while True:
+    body = _contrasting_color(rng, scene.background, 120.0)
+    if _luminance(body) >= 110:
+      break
+  while True:
+    detail = _contrasting_color(rng, body, 120.0)
+    if _luminance(detail) <= _luminance(body) - 100:
+      return scene._replace(body_color=body, detail_color=detail)
+
+
 def render(scene: Scene, image_size: int, *, dy: float = 0.0,
            scale: float = 1.0, angle_deg: float = 0.0) -> Rendered:
   """Draws a scene, optionally with its object moved.
 
-  The background, clutter and pixel noise stay put; only the object moves,
-  which is what the invariance experiment varies.
+  The background, clutter, occluders and pixel noise stay put; only the
+  object moves, which is what the invariance experiment varies.
 
   Args:
     scene: from `sample_scene` or `example`.
@@ -303,6 +403,8 @@ def render(scene: Scene, image_size: int, *, dy: float = 0.0,
     transparent *= 1 - alpha
     image[patch] = (image[patch] * (1 - alpha[..., None])
                     + colors[role] * alpha[..., None])
+  # Occluders stay put as the background does; they may hide named parts.
+  image = _draw(image, scene.occluders, scene.occluder_colors)
   noise = np.random.default_rng(scene.noise_seed).normal(
       0, _NOISE_STD, (image_size, image_size, 3))
   image = np.clip(np.rint(image + noise), 0, 255).astype(np.uint8)
@@ -310,27 +412,41 @@ def render(scene: Scene, image_size: int, *, dy: float = 0.0,
 
 
 def example(split: str, index: int, image_size: int, *,
-            seed: int = 0, novel: bool = False
+            seed: int = 0, novel: bool = False, world: World = World()
             ) -> tuple[np.ndarray, int, Scene]:
   """Example `index` of a split: (image (S, S, 3) uint8, label, scene).
 
-  Labels cycle through the classes (index mod NUM_CLASSES), so every split
-  is balanced. `novel`: of the novel classes, from a seed stream of their
-  own.
+  Labels cycle through the world's classes (index mod
+  world.num_classes), so every split is balanced. `novel`: of the novel
+  classes, from a seed stream of their own.
   """
-  scene = _example_scene(split, index, image_size, seed, novel)
+  scene = example_scene(split, index, image_size, seed=seed, novel=novel,
+                        world=world)
   return render(scene, image_size).image, scene.label, scene
 
 
-def _example_scene(split: str, index: int, image_size: int,
-                   seed: int, novel: bool = False) -> Scene:
+def example_scene(split: str, index: int, image_size: int, *, seed: int = 0,
+                  novel: bool = False, world: World = World()) -> Scene:
+  """The scene of `example` (without rendering it)."""
   if split not in SPLITS:
     raise ZfjaxError(f'zfjax_shapes has splits {sorted(SPLITS)}, not {split!r}')
+  world.check()
+  key = [seed, SPLITS[split], index]
   if novel:
-    return sample_scene(np.random.default_rng([seed, SPLITS[split], index, 1]),
-                        index % NUM_NOVEL_CLASSES, image_size, novel=True)
-  return sample_scene(np.random.default_rng([seed, SPLITS[split], index]),
-                      index % NUM_CLASSES, image_size)
+    scene = sample_scene(np.random.default_rng(key + [1]),
+                         index % NUM_NOVEL_CLASSES, image_size, novel=True)
+  else:
+    scene = sample_scene(np.random.default_rng(key),
+                         index % world.num_classes, image_size)
+  # Each knob draws from a stream of its own: the rest of the scene is the
+  # same with and without it.
+  if world.dark_details:
+    scene = darken_details(np.random.default_rng(key + [4 + int(novel)]),
+                           scene)
+  if world.occluders:
+    scene = add_occluders(np.random.default_rng(key + [2 + int(novel)]),
+                          scene, world.occluders)
+  return scene
 
 
 def part_box_array(label: int, parts: dict[str, np.ndarray], *,
@@ -362,7 +478,7 @@ def encode_png(image: np.ndarray) -> bytes:
 
 
 def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
-                     seed: int, novel: bool = False
+                     seed: int, novel: bool = False, world: World = World()
                      ) -> list[tuple[bytes, int, np.ndarray, np.ndarray]]:
   """Examples `indices` as (PNG bytes, label, box, part boxes array).
 
@@ -371,7 +487,8 @@ def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
   """
   out = []
   for index in indices:
-    scene = _example_scene(split, index, image_size, seed, novel)
+    scene = example_scene(split, index, image_size, seed=seed, novel=novel,
+                          world=world)
     image, box, parts = render(scene, image_size)
     out.append((encode_png(image), scene.label, box,
                 part_box_array(scene.label, parts, novel=novel)))
@@ -381,12 +498,13 @@ def encoded_examples(split: str, indices: Sequence[int], *, image_size: int,
 def _serve(argv: Sequence[str]) -> None:
   """Worker of the parallel generation in `shapes_dataset`.
 
-  python -m zfjax.data.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP [novel]
+  python -m zfjax.data.shapes SPLIT IMAGE_SIZE SEED NUM_EXAMPLES CHUNK FIRST STEP WORLD [novel]
   renders chunks FIRST, FIRST + STEP, ... of CHUNK examples each and writes
-  each chunk's `encoded_examples` list, pickled, to stdout; a trailing
-  `novel` renders the novel classes.
+  each chunk's `encoded_examples` list, pickled, to stdout; WORLD is the
+  `World` as JSON; a trailing `novel` renders the novel classes.
   """
-  novel = argv[7:] == ['novel']
+  novel = argv[8:] == ['novel']
+  world = World.of(json.loads(argv[7]))
   split, image_size, seed, num_examples, chunk, first, step = argv[:7]
   image_size, seed, chunk = int(image_size), int(seed), int(chunk)
   num_examples, first, step = int(num_examples), int(first), int(step)
@@ -394,7 +512,7 @@ def _serve(argv: Sequence[str]) -> None:
   for start in range(first * chunk, num_examples, step * chunk):
     indices = range(start, min(start + chunk, num_examples))
     pickle.dump(encoded_examples(split, indices, image_size=image_size,
-                                 seed=seed, novel=novel), out)
+                                 seed=seed, novel=novel, world=world), out)
     out.flush()
 
 

@@ -3,12 +3,14 @@
 Needs no download: `download_and_prepare()` renders every example from its
 seed. The config (image size, split sizes, seed) is part of the config name,
 so each variant is prepared once into its own directory of the data dir:
-<data_dir>/zfjax_shapes/<64px_train20000_val2000_seed0>/1.0.0/.
+<data_dir>/zfjax_shapes/<64px_train20000_val2000_seed0>/1.0.0/; a world
+other than the default adds its knobs (`_c24_occ0.5`).
 
 Features per example:
   image       (S, S, 3) uint8, stored as PNG (lossless: the stored pixels
-              are exactly `shapes.example(split, index, S, seed=seed)[0]`)
-  label       class index, names `shapes.CLASS_NAMES`
+              are exactly `shapes.example(split, index, S, seed=seed,
+              world=world)[0]`)
+  label       class index, names `shapes.class_names(num_classes=N)`
   bbox        (4,) int32 object box, pixel (y0, x0, y1, x1), exclusive ends
   part_boxes  (MAX_PARTS, 4) int32, rows in `shapes.PART_NAMES[label]` order,
               -1 rows after the class's parts
@@ -19,6 +21,7 @@ split is example i.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pickle
 import subprocess
@@ -46,18 +49,35 @@ class ShapesConfig(tfds.core.BuilderConfig):
   num_eval: int = 2_000
   seed: int = 0
   novel: bool = False  # the novel classes (shapes.NOVEL_CLASS_NAMES)
+  world: shapes.World = shapes.World()
 
 
 def _config(image_size: int, num_train: int, num_eval: int,
-            seed: int, novel: bool = False) -> ShapesConfig:
+            seed: int, novel: bool = False,
+            world: shapes.World = shapes.World()) -> ShapesConfig:
   prefix = 'novel_' if novel else ''
+  # The default world keeps the names (and prepared directories) it had
+  # before worlds had knobs.
+  if novel:  # their own 10 classes, whatever the world's number
+    world = world._replace(num_classes=shapes.NUM_CLASSES)
+  knobs = world.knobs()
+  suffix = ''.join(text for key, text in (
+      ('num_classes', f'_c{world.num_classes}'),
+      ('occluders', f'_occ{world.occluders:g}'),
+      ('dark_details', '_dark')) if key in knobs)
   return ShapesConfig(
-      name=f'{prefix}{image_size}px_train{num_train}_val{num_eval}_seed{seed}',
+      name=(f'{prefix}{image_size}px_train{num_train}_val{num_eval}'
+            f'_seed{seed}{suffix}'),
       description=f'{image_size}x{image_size} images, {num_train} train and '
                   f'{num_eval} validation examples, seed {seed}'
-                  + (', novel classes' if novel else ''),
+                  + (', novel classes' if novel else
+                     f', {world.num_classes} classes')
+                  + (f', occluders in {world.occluders:.0%} of the images'
+                     if world.occluders else '')
+                  + (', details darker than bodies' if world.dark_details
+                     else ''),
       image_size=image_size, num_train=num_train, num_eval=num_eval,
-      seed=seed, novel=novel)
+      seed=seed, novel=novel, world=world)
 
 
 class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
@@ -69,6 +89,7 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     size, novel = self.builder_config.image_size, self.builder_config.novel
+    names = shapes.class_names(novel, self.builder_config.world.num_classes)
     return tfds.core.DatasetInfo(
         builder=self,
         description=(
@@ -76,13 +97,11 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
             'random position, scale, rotation and colour over textured '
             'clutter, with object and part boxes. Parts per class: '
             + '; '.join(f'{c}: {", ".join(p)}' for c, p in
-                        zip(shapes.class_names(novel),
-                            shapes.part_names(novel)))),
+                        zip(names, shapes.part_names(novel)))),
         features=tfds.features.FeaturesDict({
             'image': tfds.features.Image(shape=(size, size, 3),
                                          encoding_format='png'),
-            'label': tfds.features.ClassLabel(
-                names=shapes.class_names(novel)),
+            'label': tfds.features.ClassLabel(names=names),
             'bbox': tfds.features.Tensor(shape=(4,), dtype=np.int32),
             'part_boxes': tfds.features.Tensor(shape=(shapes.MAX_PARTS, 4),
                                                dtype=np.int32),
@@ -102,6 +121,7 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
   def _generate_examples(self, split: str, num_examples: int):
     config = self.builder_config
     shapes.check_image_size(config.image_size)
+    config.world.check()
     for start, encoded in _render(split, num_examples, config):
       for index, (png, label, box, part_boxes) in enumerate(encoded, start):
         yield index, {'image': png, 'label': label, 'bbox': box,
@@ -122,7 +142,8 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
   env = dict(os.environ, PYTHONPATH=_ROOT + (os.pathsep + path if path else ''))
   workers = [subprocess.Popen(
       [sys.executable, '-m', 'zfjax.data.shapes', split, str(config.image_size),
-       str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count)]
+       str(config.seed), str(num_examples), str(_CHUNK), str(k), str(count),
+       json.dumps(config.world._asdict())]
       + (['novel'] if config.novel else []),
       stdout=subprocess.PIPE, env=env) for k in range(count)]
   try:
@@ -145,10 +166,12 @@ def _render(split: str, num_examples: int, config: ShapesConfig):
 
 def builder(image_size: int = 64, num_train: int = 20_000,
             num_eval: int = 2_000, seed: int = 0, *,
-            data_dir: str | None = None, novel: bool = False) -> ZfjaxShapes:
+            data_dir: str | None = None, novel: bool = False,
+            world: shapes.World = shapes.World()) -> ZfjaxShapes:
   """The builder of one variant of the set (not prepared yet, maybe);
   `novel`: of the novel classes (the transfer experiment's target set)."""
-  config = _config(image_size, num_train, num_eval, seed, novel)
+  world.check()
+  config = _config(image_size, num_train, num_eval, seed, novel, world)
   # TFDS refuses a custom config that shares a predefined one's name.
   config = ZfjaxShapes.builder_configs.get(config.name, config)
   # TFDS warns about every config it does not list and every variant not

@@ -23,8 +23,8 @@ BACKGROUND = 255  # white, so grey (zero) projections stay visible as cells
 CAPTION_LINE, CAPTION_PAD = 12, 6  # pixels
 CAPTION_MARGIN = 3  # pixels kept free left and right of a caption's text
 LABEL_HEIGHT = 14  # pixels of the band holding a block's label
-_DPI = 100
-_FONT = FontProperties(family='monospace', size=8)
+DPI = 100
+CAPTION_FONT = FontProperties(family='monospace', size=8)
 
 
 def contrast_stretch(x: np.ndarray, *, per_item: bool = True,
@@ -151,22 +151,22 @@ def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
 def text_image(text: str, width: int, height: int) -> np.ndarray:
   """One line of 8-point text, left-aligned, rendered into a (height, width,
   3) uint8 white image (cut at the right edge if longer)."""
-  fig = Figure(figsize=(width / _DPI, height / _DPI), dpi=_DPI)
+  fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
   canvas = FigureCanvasAgg(fig)
   fig.patch.set_facecolor('white')
-  fig.text(1 / width, 0.5, text, va='center', fontproperties=_FONT)
+  fig.text(1 / width, 0.5, text, va='center', fontproperties=CAPTION_FONT)
   canvas.draw()
   return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 @functools.cache
 def _renderer():
-  return FigureCanvasAgg(Figure(dpi=_DPI)).get_renderer()
+  return FigureCanvasAgg(Figure(dpi=DPI)).get_renderer()
 
 
 def text_width(text: str) -> float:
-  """Pixels the caption font takes for `text` on one line (at _DPI)."""
-  return _renderer().get_text_width_height_descent(text, _FONT,
+  """Pixels the caption font takes for `text` on one line (at DPI)."""
+  return _renderer().get_text_width_height_descent(text, CAPTION_FONT,
                                                    ismath=False)[0]
 
 
@@ -200,7 +200,7 @@ def captioned_figure(image: np.ndarray, caption: str) -> Figure:
   h, w = image.shape[:2]
   lines = wrap(caption, max(w - 2 * CAPTION_MARGIN, 1))
   band = CAPTION_PAD + CAPTION_LINE * len(lines)
-  fig = Figure(figsize=(w / _DPI, (h + band) / _DPI), dpi=_DPI)
+  fig = Figure(figsize=(w / DPI, (h + band) / DPI), dpi=DPI)
   FigureCanvasAgg(fig)
   ax = fig.add_axes((0, 0, 1, h / (h + band)))
   ax.imshow(image, interpolation='nearest')
@@ -209,7 +209,7 @@ def captioned_figure(image: np.ndarray, caption: str) -> Figure:
     # Each line at its own pixel row: the band's height is exact.
     y = h + band - CAPTION_PAD / 2 - CAPTION_LINE * (i + 0.5)
     fig.text(CAPTION_MARGIN / w, y / (h + band), line, va='center',
-             fontproperties=_FONT)
+             fontproperties=CAPTION_FONT)
   return fig
 
 
@@ -228,6 +228,6 @@ def write_png(path: str | os.PathLike, image: np.ndarray,
   if caption is None:
     mpl_image.imsave(tmp, image, format='png')
   else:
-    captioned_figure(image, caption).savefig(tmp, dpi=_DPI, format='png')
+    captioned_figure(image, caption).savefig(tmp, dpi=DPI, format='png')
   os.replace(tmp, path)
   return path

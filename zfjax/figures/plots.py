@@ -19,6 +19,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 import numpy as np
 
+from zfjax.analyses.claims import Verdict
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
 from zfjax.figures import grids
@@ -197,6 +198,47 @@ def panels(path: str | os.PathLike, columns: dict[str, np.ndarray],
         ax.set_title(title, fontsize=9)
   fig.tight_layout()
   return _save(fig, path)
+
+_VERDICT_COLOURS = {True: '#c8e6c9', False: '#ffcdd2', None: '#eeeeee'}
+
+
+def claims_page(path: str | os.PathLike, verdicts: Sequence[Verdict],
+                title: str) -> str:
+  """The scorecard on one page: per claim the paper's figure and finding,
+  the criterion, this run's numbers and the verdict (green holds, red does
+  not, grey not measured). Cells are wrapped by their measured width in
+  the caption font (`grids.wrap`)."""
+  width_in, dpi = 15, grids.DPI
+  starts = (0.0, 0.04, 0.25, 0.52, 0.88, 0.99)  # column edges, of the width
+  names = ('claim', 'the paper', 'criterion (fixed in advance)', 'this run',
+           'verdict')
+  cells = [[str(v.claim), v.paper, v.criterion, v.measured, v.status]
+           for v in verdicts]
+  # Widths in pixels at grids.DPI, at which the page is drawn too.
+  widths = [(b - a) * width_in * dpi - 12 for a, b in zip(starts, starts[1:])]
+  wrapped = [[grids.wrap(text, w) or [''] for text, w in zip(row, widths)]
+             for row in cells]
+  heights = [max(len(c) for c in row) for row in wrapped]
+  line = 0.16  # inches per text line
+  total = 0.9 + line * (sum(heights) + 1.5 * len(heights) + 1)
+  fig = Figure(figsize=(width_in, total))
+  inch = 1 / total
+  fig.text(0.01, 1 - 0.3 * inch, title, fontsize=11, weight='bold', va='top')
+  y = 1 - 0.75 * inch
+  for name, x in zip(names, starts):
+    fig.text(0.01 + x, y, name, fontsize=8.5, weight='bold', va='top')
+  y -= 1.5 * line * inch
+  for v, row, rows in zip(verdicts, wrapped, heights):
+    height = (rows + 1) * line * inch
+    fig.patches.append(patches.Rectangle(
+        (0.005 + starts[-2], y - height + 0.4 * line * inch), 0.11,
+        height, transform=fig.transFigure, facecolor=_VERDICT_COLOURS[
+            v.holds], edgecolor='none'))
+    for x, lines in zip(starts, row):
+      fig.text(0.01 + x, y, '\n'.join(lines), va='top', linespacing=1.25,
+               fontproperties=grids.CAPTION_FONT)
+    y -= height + 0.5 * line * inch
+  return _save(fig, path, dpi=dpi)
 
 
 def transfer_curve(path: str | os.PathLike, rows, title: str) -> str:

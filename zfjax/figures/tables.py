@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from zfjax.analyses.claims import Verdict
 from zfjax.analyses.correspondence import CorrespondenceTable
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
@@ -174,4 +175,24 @@ def format_layer_accuracy(results) -> str:
   lines = ['layer    dims   SVM %   softmax %']
   lines += [f'{r.layer:<7} {r.dims:>5}  {100 * r.svm:6.1f}   '
             f'{100 * r.softmax:6.1f}' for r in results]
+  return '\n'.join(lines)
+
+
+def write_claims_csv(path: str | os.PathLike,
+                     verdicts: Sequence[Verdict]) -> str:
+  """The scorecard: one row per claim, its criterion, this run's numbers
+  and whether it holds."""
+  with _csv_writer(path) as writer:
+    writer.writerow(['claim', 'paper', 'criterion', 'measured', 'verdict'])
+    for v in verdicts:
+      writer.writerow([v.claim, v.paper, v.criterion, v.measured, v.status])
+  return os.fspath(path)
+
+
+def format_claims(verdicts: Sequence[Verdict]) -> str:
+  """The scorecard as text: claim, the paper's figure, verdict, numbers."""
+  lines = [f'{"claim":<6}{"paper":<18}{"verdict":<15}measured']
+  for v in verdicts:
+    lines.append(f'{v.claim:<6}{v.paper.split(":")[0]:<18}{v.status:<15}'
+                 f'{v.measured}')
   return '\n'.join(lines)

@@ -363,6 +363,21 @@ def zfnet_small(num_classes: int = 10) -> Spec:
   ) + _classifier(num_classes, 256, 0.0), 64)
 
 
+def zfnet_small_11x11s4(num_classes: int = 10) -> Spec:
+  """`zfnet_small` with an AlexNet-style first layer, for ZF Fig. 6's
+  comparison: conv1 11x11 stride 4 (pad 5) instead of 7x7 stride 2, and
+  pool1 at stride 1 (pad 1), so that conv2 and everything above it see maps
+  of the same size as in `zfnet_small` (14x14 at 56 pixels): the two differ
+  in the first layer's filter size and stride alone, as AlexNet and ZFNet
+  do (Krizhevsky's conv2 at stride 1 and ZF's at stride 2 both reach 13x13).
+  """
+  small = zfnet_small(num_classes)
+  first = (Conv('conv1', 32, 11, stride=4, padding=5),
+           MaxPool('pool1', 3, 1, (1, 1)))
+  return Spec('zfnet_small_11x11s4', first + small.layers[2:],
+              small.image_size)
+
+
 def alexnet_torchvision(num_classes: int = 1000) -> Spec:
   """torchvision's `alexnet()` (the 'one weird trick' variant of AlexNet,
   whose weights are alexnet-owt-7be5be79.pth): 64/192/384/256/256 maps, no
@@ -410,6 +425,7 @@ SPECS: dict[str, Callable[[int], Spec]] = {
     'zfnet': zfnet,
     'alexnet': alexnet,
     'zfnet_small': zfnet_small,
+    'zfnet_small_11x11s4': zfnet_small_11x11s4,
     'alexnet_torchvision': alexnet_torchvision,
     'alexnet_grouped': _variant(alexnet, 'alexnet_grouped',
                                 groups={'conv2': 2, 'conv4': 2, 'conv5': 2}),

@@ -48,6 +48,13 @@ def base_config() -> ml_collections.ConfigDict:
   c.shapes.num_train = 20_000
   c.shapes.num_eval = 2_000
   c.shapes.seed = 0
+  # The built-in world (zfjax.data.shapes.World): the catalogue's first
+  # num_classes classes (12 or up to 24), the probability that an image has
+  # a partial occluder in front of its object, and detail parts darker than
+  # the body.
+  c.shapes.num_classes = 12
+  c.shapes.occluders = 0.0
+  c.shapes.dark_details = False
   # A per-channel mean (R, G, B in 0..255) subtracted instead of the training
   # split's mean image; set by `python -m zfjax convert` for torchvision's
   # AlexNet. None: the mean image.
@@ -201,10 +208,14 @@ def transfer_config(variant: str) -> ml_collections.ConfigDict:
   config.learning_rate = 0.01
   if scratch:
     # Every layer learns: more steps, at the rate the source run used
-    # (configs/synthetic.py, configs/zfnet_imagenet.py).
+    # (configs/synthetic.py, configs/zfnet_imagenet.py) at its batch, scaled
+    # down in proportion for smaller batches (the linear scaling rule): at
+    # 1 image per class (batch 2) the full rate made the 84-pixel net of
+    # configs/synthetic_fidelity.py diverge.
     config.num_epochs = 100
     config.plateau_patience = config.num_epochs
-    config.learning_rate = 0.005 if config.model == 'zfnet_small' else 0.01
+    rate, batch = (0.005, 32) if config.model == 'zfnet_small' else (0.01, 128)
+    config.learning_rate = rate * min(1.0, config.batch_size / batch)
   else:
     config.transfer.from_workdir = source
     config.transfer.train_from = 'fc8'

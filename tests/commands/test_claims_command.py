@@ -1,0 +1,75 @@
+"""`visualize.py claims` end to end: on a configs/tiny.py run it measures
+what it can and writes its files; what a run lacks (kept epochs, sibling
+runs of the same data, object boxes) becomes one line per claim."""
+
+import csv
+import os
+
+import pytest
+
+from zfjax.commands import convert as convert_command
+from zfjax.commands import visualize
+from zfjax.networks import convert
+from shared import random_state_dict
+
+
+@pytest.fixture(scope='module')
+def alexnet(tmp_path_factory):
+  """A converted AlexNet (random weights): another data set, no boxes."""
+  path = tmp_path_factory.mktemp('alexnet') / 'alexnet'
+  convert_command.write_workdir(
+      convert.torchvision_alexnet(random_state_dict(3)), str(path))
+  return str(path)
+
+
+def _rows(path):
+  with open(path, newline='') as f:
+    return {int(r['claim']): r for r in csv.DictReader(f)}
+
+
+def _written(out: str, suffix: str) -> str:
+  """The path `visualize.main` printed that ends in `suffix`."""
+  [path] = [l for l in out.splitlines() if l.endswith(suffix)]
+  return path
+
+
+def test_scorecard_of_a_tiny_run(tiny_run, alexnet, tmp_path, capsys):
+  assert visualize.main(['--workdir', str(tiny_run), 'claims', '--claims',
+                         '1', '2', '3', '4', '5', '6', '--siblings', alexnet,
+                         '--out', str(tmp_path)]) == 0
+  out = capsys.readouterr().out
+  csv_path = _written(out, '.csv')
+  # The claims chosen and the siblings compared are content: in the name.
+  assert os.path.basename(csv_path) == (
+      'claims_claims1-2-3-4-5-6_siblings-alexnet.csv')
+  rows = _rows(csv_path)
+  assert sorted(rows) == [1, 2, 3, 4, 5, 6]
+  # configs/tiny.py keeps epochs 1 and 2: claim 2 says what it needs.
+  assert rows[2]['verdict'] == 'not measured'
+  assert 'kept epochs' in rows[2]['measured']
+  # The converted AlexNet is of another data set: one line for claim 4.
+  assert rows[4]['verdict'] == 'not measured'
+  assert 'other data' in rows[4]['measured']
+  # The others are measured (a barely trained run: whatever their verdict).
+  for claim in (1, 3, 5, 6):
+    assert rows[claim]['verdict'] in ('holds', 'does not hold')
+    assert rows[claim]['criterion'] and rows[claim]['measured']
+  for claim in rows:
+    assert f'claim {claim}: ' in out
+  assert os.path.getsize(_written(out, '.png')) > 10_000
+
+
+def test_claims_that_need_boxes_say_so_on_another_data_set(alexnet, capsys):
+  """A converted AlexNet without its data set: every claim is one line
+  saying what it needs; the command still writes the scorecard."""
+  assert visualize.main(['--workdir', alexnet, 'claims', '--claims',
+                         '1', '4', '5', '6', '7']) == 0
+  printed = capsys.readouterr().out
+  rows = _rows(_written(printed, '.csv'))
+  assert all(r['verdict'] == 'not measured' for r in rows.values())
+  for claim in (1, 5):
+    assert 'needs object boxes' in rows[claim]['measured']
+  assert 'needs images with marked parts' in rows[6]['measured']
+  assert 'novel classes' in rows[7]['measured']
+  assert 'needs runs with conv1' in rows[4]['measured']
+  assert all(f'claim {c}: not measured' in printed for c in rows)
