@@ -2,7 +2,7 @@
 
   python benchmarks/deconv_projections.py [--images 9] [--layer conv5]
       [--chunk_sizes 8 32 128] [--single_per_chunk 2] [--spec zfnet]
-      [--image_size 224] [--dtype float32]
+      [--image_size 224] [--dtype float32] [--rule deconvnet]
 
 Random weights (speed does not depend on them) and random images. Each
 selection is the strongest position of one map in one image (the top-9
@@ -14,6 +14,7 @@ is computed once and not timed.
     call (compiled once), `--single_per_chunk` calls after each batched
     chunk, so both rates are measured under the same machine load.
 `--dtype bfloat16` runs the batched projections in bfloat16 (display only).
+`--rule gradient` or `guided` times those rules instead of the deconvnet.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main() -> None:
                       help='single projections timed after each chunk')
   parser.add_argument('--dtype', choices=('float32', 'bfloat16'),
                       default='float32', help='of the batched projections')
+  parser.add_argument('--rule', choices=deconv.RULES, default='deconvnet')
   args = parser.parse_args()
 
   spec = models.get_spec(args.spec, 1000)
@@ -72,7 +74,7 @@ def main() -> None:
   print(f'device: {jax.devices()[0].device_kind} x{jax.device_count()}, '
         f'{os.cpu_count()} CPU cores')
   print(f'{args.spec} at {args.image_size} px, {args.layer}: {args.images} '
-        f'images x {maps} maps = {total} projections')
+        f'images x {maps} maps = {total} projections, rule {args.rule}')
 
   one_traces = [jax.tree_util.tree_map(lambda a, i=i: a[i:i + 1], trace)
                 for i in range(args.images)]
@@ -80,7 +82,8 @@ def main() -> None:
   def single(m):
     return deconv.project(params, one_traces[image[m]], spec, args.layer,
                           channel[m:m + 1], y[m:m + 1], x[m:m + 1],
-                          image_size=args.image_size).block_until_ready()
+                          image_size=args.image_size,
+                          rule=args.rule).block_until_ready()
 
   single(0)
   picks = iter(np.random.default_rng(1).permutation(np.arange(total)))
@@ -90,8 +93,8 @@ def main() -> None:
       return deconv.project_units(
           params, trace, spec, args.layer, image[sl], channel[sl], y[sl],
           x[sl], image_size=args.image_size,
-          dtype=None if args.dtype == 'float32' else jnp.bfloat16
-      ).block_until_ready()
+          dtype=None if args.dtype == 'float32' else jnp.bfloat16,
+          rule=args.rule).block_until_ready()
     tic = time.perf_counter()
     batched(0)
     compile_s = time.perf_counter() - tic

@@ -1,6 +1,7 @@
 r"""zfjax against Captum / torch eager on the same ZFNet (with LRN), side by side.
 
-  python benchmarks/vs_captum.py [--rows occlusion deconv forward step]
+  python benchmarks/vs_captum.py [--rows occlusion deconv guided gradient
+      forward step]
       [--rounds 2] [--chunk_sizes 32 256] [--deconv_images 9] [--maps 256]
       [--malloc keep|as_is]
 
@@ -29,6 +30,10 @@ run on any device; the issue's GPU rows are `occlusion8` and `chunk`):
               `deconv.project_units` in chunks of 128 vs Captum
               `NeuronDeconvolution` on conv5's ReLU, one map for all images
               per call.
+  guided      the same units, `project_units(rule='guided')` vs Captum
+              `NeuronGuidedBackprop`.
+  gradient    the same units, `project_units(rule='gradient')` vs Captum
+              `NeuronGradient` (Saliency's gradient, for a neuron).
   forward     batch 32: jitted `models.apply` vs torch eager (no_grad).
   step        batch 32: the trainer's step (configs/zfnet_imagenet.py's
               settings: dropout, weight decay, momentum, feature scale
@@ -98,7 +103,12 @@ from benchmarks import forward_formulations  # noqa: E402
 from zfjax.analyses import deconv, incremental, occlusion  # noqa: E402
 from zfjax.networks import models, specs  # noqa: E402
 
-ROWS = ('occlusion', 'occlusion8', 'chunk', 'deconv', 'forward', 'step')
+ROWS = ('occlusion', 'occlusion8', 'chunk', 'deconv', 'guided', 'gradient',
+        'forward', 'step')
+# Per projection row: zfjax's rule and Captum's peer.
+PROJECTION_ROWS = {'deconv': ('deconvnet', 'NeuronDeconvolution'),
+                   'guided': ('guided', 'NeuronGuidedBackprop'),
+                   'gradient': ('gradient', 'NeuronGradient')}
 
 
 class _NhwcFlatten(nn.Module):
@@ -308,7 +318,8 @@ def _chunk_program(params, spec, chunk: int):
   return run
 
 
-def deconv_row(args, params, spec, model) -> None:
+def projection_row(args, params, spec, model, row: str) -> None:
+  rule, peer = PROJECTION_ROWS[row]
   n, layer = args.deconv_images, 'conv5'
   images = np.random.default_rng(2).normal(0, 50, (n, 224, 224, 3)).astype(
       np.float32)
@@ -329,11 +340,12 @@ def deconv_row(args, params, spec, model) -> None:
     for start in range(0, total, chunk):
       sl = slice(start, start + chunk)
       picks = [np.resize(a[sl], chunk) for a in (image, channel, y, x)]
-      out.append(deconv.project_units(params, tr, spec, layer, *picks))
+      out.append(deconv.project_units(params, tr, spec, layer, *picks,
+                                      rule=rule))
     return out
 
   relu = dict(model.named_children())[layer + '_relu']
-  projector = captum.attr.NeuronDeconvolution(model.eval(), relu)
+  projector = getattr(captum.attr, peer)(model.eval(), relu)
   batch = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
   rows = torch.arange(n)
 
@@ -347,17 +359,23 @@ def deconv_row(args, params, spec, model) -> None:
     return [o.detach().numpy() for o in out]
 
   if _WORKER[0] == 0:
-    # The same job: the first map's projections, where they are non-zero
-    # (Captum differentiates LRN, the deconvnet passes it through, so the
-    # values differ).
+    # The same job: the first map's projections.
     mine = np.asarray(ours()[0])[:n]
-    peer = projector.attribute(
+    peer_out = projector.attribute(
         batch, lambda maps: maps[rows, 0, torch.from_numpy(y[:n]),
                                  torch.from_numpy(x[:n])]).detach().numpy()
-    agree = np.mean((mine != 0) == (peer.transpose(0, 2, 3, 1) != 0))
-    say(f'deconv: the first map\'s {n} projections are non-zero at the '
-        f'same pixels on {agree:.1%} of pixels')
-  side_by_side(f'deconv, conv5 units of {n} images ({total} projections)',
+    peer_out = peer_out.transpose(0, 2, 3, 1)
+    if rule == 'deconvnet':
+      # Captum differentiates LRN, the deconvnet passes it through, and
+      # seeds with 1 where it seeds with the activation: compare supports.
+      agree = np.mean((mine != 0) == (peer_out != 0))
+      say(f'{row}: the first map\'s {n} projections are non-zero at the '
+          f'same pixels on {agree:.1%} of pixels')
+    else:
+      gap = np.abs(mine - peer_out).max() / np.abs(peer_out).max()
+      say(f'{row}: the first map\'s {n} projections differ from Captum\'s '
+          f'by at most {gap:.1e} of the largest |value|')
+  side_by_side(f'{row}, conv5 units of {n} images ({total} projections)',
                'projections', (total, ours), (total, theirs), args.rounds,
                ('zfjax', 'Captum'))
 
@@ -401,7 +419,8 @@ def main() -> None:
   parser.add_argument('--chunk_sizes', type=int, nargs='+', default=[32, 256])
   parser.add_argument('--deconv_images', type=int, default=9)
   parser.add_argument('--maps', type=int, default=256,
-                      help='conv5 maps projected per image (deconv row)')
+                      help='conv5 maps projected per image (deconv, guided '
+                      'and gradient rows)')
   parser.add_argument('--malloc', choices=('keep', 'as_is'), default='keep',
                       help='glibc\'s malloc keeps freed memory (keep) or is '
                       'left as it starts (see the docstring)')
@@ -445,8 +464,9 @@ def run_rows(args) -> None:
       f'{np.abs(ours - theirs).max():.2e} (logits up to '
       f'{np.abs(ours).max():.2e})')
   occlusion_rows(args, params, spec, model, args.rows)
-  if 'deconv' in args.rows:
-    deconv_row(args, params, spec, model)
+  for row in PROJECTION_ROWS:
+    if row in args.rows:
+      projection_row(args, params, spec, model, row)
   model_rows(args, params, spec, model, args.rows)
 
 

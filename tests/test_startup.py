@@ -18,6 +18,7 @@ COMMANDS = [
     ['visualize.py', '--help'],
     ['visualize.py', '--workdir', 'x', 'top9', '--help'],
     ['visualize.py', '--workdir', 'x', 'evolution', '--help'],
+    ['visualize.py', '--workdir', 'x', 'stimulus', '--help'],
     ['visualize.py', '--workdir', 'x', 'top9', '--maps', '0'],  # a typo
     ['visualize.py', 'top9'],  # --workdir forgotten
     ['train.py', '--help'],

@@ -263,3 +263,44 @@ def test_project_tops_loads_each_image_once_for_every_layer(data):
         np.testing.assert_array_equal(
             got[layer].patches[m, j, oy:oy + y1 - y0, ox:ox + x1 - x0],
             display[n, y0:y1, x0:x1])
+
+
+def test_project_tops_by_rule_loads_once_for_every_rule(data):
+  """Several rules from one sweep: each image loaded once for all, the
+  gradient rule's crops the jax.grad of the activation with respect to the
+  image alone, the deconvnet's those of project_tops, the patches shared."""
+  params, images, index, _ = data
+  layers = ('conv2', 'conv5')
+  top = topk.scan(params, SPEC, batches(images, index, 8), layers, 2)
+  load, requests, position, _ = recording_loader(images, index)
+  channels = {'conv2': [1, 6], 'conv5': [4]}
+  got = topk.project_tops_by_rule(
+      params, SPEC, top, channels, load, rules=('deconvnet', 'gradient'),
+      image_size=SIZE, chunk_size=3, load_size=6)
+  listed = np.concatenate([top[l].index[c].ravel()
+                           for l, c in channels.items()])
+  assert np.concatenate(requests).tolist() == sorted(
+      set(listed[listed >= 0].tolist()))
+  alone = topk.project_tops(params, SPEC, top, channels, load,
+                            image_size=SIZE, chunk_size=3, load_size=6)
+  for layer, chans in channels.items():
+    np.testing.assert_array_equal(got['deconvnet'][layer].projections,
+                                  alone[layer].projections)
+    assert np.shares_memory(got['gradient'][layer].patches,
+                            got['deconvnet'][layer].patches)
+    for m, ch in enumerate(chans):
+      for j in np.flatnonzero(top[layer].index[ch] >= 0):
+        n = position[int(top[layer].index[ch, j])]
+        y, x = int(top[layer].y[ch, j]), int(top[layer].x[ch, j])
+        grad = np.asarray(jax.grad(lambda im, l=layer, c=ch, y=y, x=x: (
+            models.forward_trace(params, im[None], SPEC)[1]
+            .activations[l][0, y, x, c]))(jnp.asarray(images[n])))
+        y0, x0, y1, x1 = specs.receptive_box(SPEC, layer, y, x, SIZE)
+        win = got['gradient'][layer].windows[m, j]
+        crop = got['gradient'][layer].projections[m, j]
+        oy, ox = y0 - win[0], x0 - win[1]
+        np.testing.assert_allclose(
+            crop[oy:oy + y1 - y0, ox:ox + x1 - x0], grad[y0:y1, x0:x1],
+            atol=1e-4 * np.abs(grad).max())
+        np.testing.assert_allclose(np.abs(crop).sum(), np.abs(grad).sum(),
+                                   rtol=1e-4)

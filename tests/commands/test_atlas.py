@@ -65,7 +65,7 @@ def run(tmp_path_factory):
 def site(run):
   assert visualize.main(['--workdir', run.workdir, 'atlas', '--layers',
                          *LAYERS, '--indices', '0,1', '--maps', '4',
-                         '--npz']) == 0
+                         '--stimulus_steps', '8', '--npz']) == 0
   return pathlib.Path(run.workdir) / 'atlas'
 
 
@@ -160,10 +160,16 @@ def test_layer_page_rates_and_dead_units_are_brute_force(run, site):
     assert ('tile dead' in tile) == (maxima[:, c].max() <= 0)
 
 
+# The unit pages' pictures per backward rule: the --npz key, the file.
+RULE_FILES = {'deconvnet': ('projections', 'deconv'),
+              'gradient': ('projections_gradient', 'gradient'),
+              'guided': ('projections_guided', 'guided')}
+
+
 def test_unit_projections_are_those_of_scan_and_project_units(run, site):
-  """The unit pages' 9 projections (saved with --npz) against a fresh
-  topk.scan of the split and deconv.project_units on a forward trace of
-  those 9 images; the PNG shows those arrays."""
+  """The unit pages' 9 projections under each rule (saved with --npz)
+  against a fresh topk.scan of the split and deconv.project_units(rule=)
+  on a forward trace of those 9 images; the PNGs show those arrays."""
   model = workdirs.load_run(run.workdir)
   spec, size = model.spec, run.config.crop_size
   source = pipeline.DataSource(run.config)
@@ -175,39 +181,72 @@ def test_unit_projections_are_those_of_scan_and_project_units(run, site):
   np.testing.assert_array_equal(saved['index'], top.index)
   np.testing.assert_allclose(saved['value'], top.value, rtol=1e-5)
   filled = (top.index >= 0).sum(axis=1)
-  for c in np.argsort(-filled, kind='stable')[:3]:
+  for c in np.argsort(-filled, kind='stable')[:2]:
     k = int(filled[c])
     images = source.load_examples('validation', top.index[c, :k]).images
     _, trace = models.forward_trace(model.params, jnp.asarray(images), spec)
-    full = np.asarray(deconv.project_units(
-        model.params, trace, spec, layer, jnp.arange(k), jnp.full(k, c),
-        jnp.asarray(top.y[c, :k]), jnp.asarray(top.x[c, :k]),
-        image_size=size))
-    for j in range(k):
-      y0, x0, y1, x1 = specs.receptive_box(spec, layer, int(top.y[c, j]),
-                                           int(top.x[c, j]), size)
-      window = saved['windows'][c, j]
-      cropped = saved['projections'][c, j]
-      # The crop holds the whole projection, and equals it in the field.
-      np.testing.assert_allclose(np.abs(cropped).sum(), np.abs(full[j]).sum(),
-                                 rtol=1e-4)
-      oy, ox = y0 - window[0], x0 - window[1]
-      np.testing.assert_allclose(
-          cropped[oy:oy + y1 - y0, ox:ox + x1 - x0], full[j, y0:y1, x0:x1],
-          atol=1e-4 * np.abs(full[j]).max())
-    # The unit page's picture: a 3x3 grid, 1-pixel gaps, cell j of row-major
-    # order the display of projection j.
-    picture = np.round(matplotlib.image.imread(
-        site / layer / 'img' / f'{c}-deconv.png')[..., :3] * 255)
-    side = saved['projections'].shape[-2]
-    shown = grids.normalize_for_display(saved['projections'][c])
-    for j in range(k):
-      r, q = divmod(j, 3)
-      np.testing.assert_array_equal(
-          picture[r * (side + 1):r * (side + 1) + side,
-                  q * (side + 1):q * (side + 1) + side], shown[j])
+    for rule, (key, name) in RULE_FILES.items():
+      full = np.asarray(deconv.project_units(
+          model.params, trace, spec, layer, jnp.arange(k), jnp.full(k, c),
+          jnp.asarray(top.y[c, :k]), jnp.asarray(top.x[c, :k]),
+          image_size=size, rule=rule))
+      for j in range(k):
+        y0, x0, y1, x1 = specs.receptive_box(spec, layer, int(top.y[c, j]),
+                                             int(top.x[c, j]), size)
+        window = saved['windows'][c, j]
+        cropped = saved[key][c, j]
+        # The crop holds the whole projection, and equals it in the field.
+        np.testing.assert_allclose(np.abs(cropped).sum(),
+                                   np.abs(full[j]).sum(), rtol=1e-4)
+        oy, ox = y0 - window[0], x0 - window[1]
+        np.testing.assert_allclose(
+            cropped[oy:oy + y1 - y0, ox:ox + x1 - x0], full[j, y0:y1, x0:x1],
+            atol=1e-4 * np.abs(full[j]).max(), err_msg=rule)
+      # The unit page's picture: a 3x3 grid, 1-pixel gaps, cell j of
+      # row-major order the display of projection j.
+      picture = np.round(matplotlib.image.imread(
+          site / layer / 'img' / f'{c}-{name}.png')[..., :3] * 255)
+      side = saved[key].shape[-2]
+      shown = grids.normalize_for_display(saved[key][c])
+      for j in range(k):
+        r, q = divmod(j, 3)
+        np.testing.assert_array_equal(
+            picture[r * (side + 1):r * (side + 1) + side,
+                    q * (side + 1):q * (side + 1) + side], shown[j])
   html = (site / layer / f'{int(np.argmax(filled))}.html').read_text()
   assert html.count('<td class="num">') == filled.max()
+  for rule in ('gradient', 'guided'):
+    assert f'img/0-{rule}.png' in (site / layer / '0.html').read_text()
+
+
+def test_unit_pages_show_each_units_optimised_stimulus(run, site):
+  """One stimulus per unit (--npz: all C of the layer, in the model's pixel
+  range), shown on its unit page; it raises its unit above the mean
+  image's value (a plain forward pass)."""
+  model = workdirs.load_run(run.workdir)
+  spec, size = model.spec, run.config.crop_size
+  layer = 'conv2'
+  saved = np.load(site / layer / 'units.npz')['stimulus']
+  count = spec.layer(layer).features
+  assert saved.shape == (count, size, size, 3)
+  mean = model.preprocessing.mean_crop
+  assert np.all(saved >= -mean - 1e-3) and np.all(saved <= 255 - mean + 1e-3)
+  picture = matplotlib.image.imread(site / layer / 'img' / '5-stimulus.png')
+  assert picture.shape[:2] == (size, size)
+  assert 'img/5-stimulus.png' in (site / layer / '5.html').read_text()
+  # Each unit's centre activation (a plain forward pass) on its stimulus
+  # against on the mean image (input 0), where the ascent started near.
+  acts = np.asarray(models.features(model.params, jnp.asarray(saved), spec,
+                                    layer))
+  h, w = acts.shape[1:3]
+  reached = acts[np.arange(count), h // 2, w // 2, np.arange(count)]
+  flat = np.asarray(models.features(
+      model.params, jnp.zeros((1, size, size, 3)), spec, layer))[0,
+                                                                 h // 2,
+                                                                 w // 2]
+  # 8 steps from a noisy start: most units climb well above it, some stay
+  # below their ReLU (0 on both).
+  assert reached.mean() > flat.mean() + 1 and np.mean(reached > flat) > 0.5
 
 
 def test_maxima_and_histograms_from_the_one_scan(run, site):

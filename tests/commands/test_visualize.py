@@ -238,6 +238,52 @@ def test_filters_and_evolution_commands(workdir, capsys):
   assert image.shape[1] == 2 * cell + grids.GAP and image.std() > 10
 
 
+def test_top9_rules_name_their_files_and_share_the_scan(workdir):
+  wd, _ = workdir
+  figures = pathlib.Path(wd) / 'figures'
+  arrays = {}
+  for rule in ('deconvnet', 'guided', 'gradient'):
+    assert visualize.main(['--workdir', wd, 'top9', '--layers', 'conv2',
+                           '--channels', '1,4', '--rule', rule,
+                           '--npz']) == 0
+    # The rule is in the name (the content tag) unless it is the default.
+    name = 'top9_conv2_channels1-4' + ('' if rule == 'deconvnet'
+                                       else f'_rule-{rule}')
+    assert png(figures / f'{name}.png').std() > 10
+    arrays[rule] = np.load(figures / f'{name}.npz')
+  for rule in ('guided', 'gradient'):
+    for key in ('index', 'value', 'y', 'x', 'patches'):
+      np.testing.assert_array_equal(arrays[rule][key],
+                                    arrays['deconvnet'][key])
+    filled = arrays[rule]['index'] >= 0
+    assert filled.any()
+    assert not np.allclose(arrays[rule]['projections'][filled],
+                           arrays['deconvnet']['projections'][filled])
+
+
+def test_stimulus_command_grids_arrays_and_defaults(workdir):
+  # pylint: disable-next=g-import-not-at-top
+  from zfjax.analyses import stimulus
+  from zfjax.commands import stimulus as command
+  assert {name: default for name, _, default, _ in command.SETTINGS} == (
+      stimulus.Settings()._asdict())
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, 'stimulus', '--layers', 'conv2',
+                         'fc8', '--maps', '2', '--steps', '3', '--npz']) == 0
+  figures = pathlib.Path(wd) / 'figures'
+  size = config.crop_size
+  for name in ('stimulus_conv2_maps2_steps3', 'stimulus_fc8_maps2_steps3'):
+    arrays = np.load(figures / f'{name}.npz')
+    assert arrays['images'].shape == (2, size, size, 3)
+    assert arrays['objective'].shape == (2, 4)
+    assert len(set(arrays['units'])) == 2
+    # Two cells of 4x the crop (>= 96 px) in one column, a caption on top.
+    image = png(figures / f'{name}.png')
+    cell = size * grids.display_factor(size, 96)
+    assert image.shape[1] == cell and image.std() > 10
+    assert image.shape[0] > 2 * cell + grids.GAP
+
+
 def read_csv(path):
   with open(path, newline='') as f:
     return list(csv.DictReader(f))

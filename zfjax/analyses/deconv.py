@@ -1,18 +1,33 @@
-"""The deconvnet (ZF §2.1): project one activation back to pixel space.
+"""Back to the pixels from one activation: ZF's deconvnet (§2.1), the
+gradient and guided backpropagation, as one backward pass with three rules.
 
 Going down from a chosen conv layer, the layer table is walked in reverse:
-  Conv    -> rectify the signal (ReLU, if the layer has one), then filter it
-             with the layer's transposed filters (flipped vertically and
-             horizontally, in/out channels swapped): `layers.conv2d_transpose`;
-  MaxPool -> unpool with that image's switches from the forward trace;
-  LRN     -> identity: the deconvnet passes contrast normalisation through
-             unchanged (ZF do not invert it);
+  Conv    -> the rule's ReLU step (if the layer has a ReLU), then filter the
+             signal with the layer's transposed filters (flipped vertically
+             and horizontally, in/out channels swapped):
+             `layers.conv2d_transpose`;
+  MaxPool -> unpool with that image's switches from the forward trace (the
+             max-pool's gradient, under every rule);
+  LRN     -> deconvnet: identity (ZF pass contrast normalisation through
+             unchanged, they do not invert it); gradient and guided: LRN's
+             true backward at its traced input (`layers.lrn_vjp`);
   AdaptiveAvgPool -> the adjoint of the average (each value spread evenly
              over its bin), as unpooling is max-pooling's adjoint; averaging
              has no switches to keep. In torchvision's AlexNet it sits above
              every conv layer, so projections never pass through it.
-No biases are used on the way down. A projection is not a sample from the
-model; it shows which structures of this image drove the activation.
+The rules differ at the ReLU only (Mahendran & Vedaldi, "Salient
+deconvolutional networks", ECCV 2016), s being the signal coming down and
+a > 0 where the ReLU's forward input was positive:
+  'deconvnet'  relu(s)             rectify the signal (ZF);
+  'gradient'   s * [a > 0]         the exact gradient (Simonyan et al. 2013);
+  'guided'     relu(s) * [a > 0]   guided backpropagation (Springenberg et
+                                   al. 2014).
+The deconvnet seeds the chosen unit with its own activation (ZF); gradient
+and guided seed it with 1, so that 'gradient' is exactly d(activation) /
+d(image) (a scalar factor: the same picture after
+`grids.normalize_for_display`). No biases are used on the way down. A
+projection is not a sample from the model; it shows which structures of
+this image drove the activation.
 
 Everything here is a pure function of (params, trace) and jit/vmap-friendly:
 thousands of projections run as a few large batched programs.
@@ -33,9 +48,11 @@ from zfjax.errors import ZfjaxError
 from zfjax.networks.specs import LRN, Conv, MaxPool, Spec, input_shapes, layer_shapes
 from zfjax.networks.specs import AdaptiveAvgPool, receptive_fields
 
-__all__ = ['backproject', 'project', 'project_units', 'project_map',
-           'strongest_position', 'project_strongest', 'Strongest',
-           'receptive_boxes', 'check_conv_layer']
+__all__ = ['RULES', 'backproject', 'route', 'project', 'project_units',
+           'project_map', 'strongest_position', 'project_strongest',
+           'Strongest', 'receptive_boxes', 'check_conv_layer', 'check_rule']
+
+RULES = ('deconvnet', 'gradient', 'guided')
 
 
 def check_conv_layer(spec: Spec, layer: str) -> Conv:
@@ -49,6 +66,14 @@ def check_conv_layer(spec: Spec, layer: str) -> Conv:
     raise ZfjaxError(f"{subject}; choose a conv layer: "
                      f"{', '.join(spec.conv_names)}")
   return spec.layer(layer)
+
+
+def check_rule(rule: str) -> str:
+  """`rule` if it is one of RULES; a ZfjaxError otherwise."""
+  if rule not in RULES:
+    raise ZfjaxError(f"unknown projection rule '{rule}'; choose one of "
+                     f"{', '.join(RULES)}")
+  return rule
 
 
 def _image_size(trace: models.Trace, spec: Spec, layer: str,
@@ -85,41 +110,115 @@ def _fits(trace: models.Trace, spec: Spec, layer: str, size: int) -> bool:
   return True
 
 
-def backproject(params: models.Params, switches: dict[str, jax.Array],
+def route(params: models.Params, trace: models.Trace, spec: Spec,
+          layer: str, rule: str = 'deconvnet') -> dict[str, jax.Array]:
+  """What the backward pass from `layer` reads below it, for the N traced
+  images: per MaxPool its switches (N, Ho, Wo, C) int8; for the rules
+  'gradient' and 'guided' also per Conv with a ReLU where its forward
+  input was positive (N, H, W, C) bool (its traced activation > 0), and per
+  LRN its input (N, H, W, C) float32 (from `trace.outputs` where the trace
+  kept it, else recomputed from the traced conv activation below it).
+  """
+  check_rule(rule)
+  down = _down_from(spec, layer)
+  reads = {r.name: trace.switches[r.name] for r in down
+           if isinstance(r, MaxPool)}
+  if rule == 'deconvnet':
+    return reads
+  for record in down:
+    if isinstance(record, Conv) and record.relu:
+      reads[record.name] = trace.activations[record.name] > 0
+    elif isinstance(record, LRN):
+      reads[record.name] = _layer_input(params, trace, spec, record.name)
+  return reads
+
+
+def _layer_input(params: models.Params, trace: models.Trace, spec: Spec,
+                 name: str) -> jax.Array:
+  """The input of layer `name`: kept in the trace, or the layers between
+  the nearest traced conv activation below it and it (pools, LRNs) run
+  again on that activation."""
+  names = [l.name for l in spec.layers]
+  i = names.index(name)
+  if trace.outputs and names[i - 1] in trace.outputs:
+    return trace.outputs[names[i - 1]]
+  convs = [j for j in range(i) if isinstance(spec.layers[j], Conv)]
+  if not convs:
+    raise ZfjaxError(f"spec '{spec.name}': {name} has no conv layer below it "
+                     f'whose activation gives its input')
+  x = trace.activations[names[convs[-1]]]
+  if convs[-1] + 1 < i:
+    x = models.forward_from(params, x, spec, names[convs[-1] + 1],
+                            until=names[i - 1])[0]
+  return x
+
+
+def _relu_step(signal: jax.Array, live: jax.Array | None,
+               rule: str) -> jax.Array:
+  """The signal coming down through a ReLU under `rule`; live: where the
+  ReLU's forward input was positive (unused by the deconvnet)."""
+  if rule != 'gradient':
+    signal = layers.relu(signal)
+  return signal if rule == 'deconvnet' else jnp.where(live, signal, 0)
+
+
+def _step_down(params: models.Params, record, signal: jax.Array,
+               read: jax.Array | None, *, rule: str,
+               input_hw: tuple[int, int], windowed: bool) -> jax.Array:
+  """One layer down: `signal` (N, h, w, C) at the output of `record` to its
+  input (N, *input_hw, Cin). read: the record's entry of `route` for the
+  same N. windowed: the signal is a window of the maps, so no padding is
+  read (the caller zeroes what falls outside the maps)."""
+  if isinstance(record, Conv):
+    if record.relu:
+      signal = _relu_step(signal, read, rule)
+    return layers.conv2d_transpose(
+        signal, params[record.name]['kernel'].astype(signal.dtype),
+        stride=record.stride, padding=0 if windowed else record.padding,
+        groups=record.groups, input_hw=input_hw)
+  if isinstance(record, MaxPool):
+    return layers.unpool(signal, read, input_hw=input_hw,
+                         window=record.window, stride=record.stride,
+                         padding=(0, 0) if windowed else record.padding)
+  if isinstance(record, LRN):
+    if rule == 'deconvnet':
+      return signal
+    return layers.lrn_vjp(read, signal, size=record.size, k=record.k,
+                          alpha=record.alpha, beta=record.beta)
+  if isinstance(record, AdaptiveAvgPool):
+    return layers.adaptive_avg_unpool(signal, input_hw=input_hw)
+  raise ZfjaxError(f'cannot project through {record.name}, a '
+                   f'{type(record).__name__} layer')
+
+
+def backproject(params: models.Params, reads: dict[str, jax.Array],
                 spec: Spec, layer: str, maps: jax.Array,
-                image_size: int, *, dtype=None) -> jax.Array:
-  """Projects maps of `layer` down to pixel space through the deconvnet.
+                image_size: int, *, dtype=None,
+                rule: str = 'deconvnet') -> jax.Array:
+  """Projects maps of `layer` down to pixel space under `rule`.
 
   maps: (N, H, W, C) signals at the output of conv layer `layer` (after its
-  ReLU, before any pooling); switches: per MaxPool layer below it the
-  (N, Ho, Wo, C) int8 switches of the same N images. Returns (N, S, S, 3)
-  for S = `image_size` pixels, in the units of the image (pixel values per
-  unit of activation times filter weights). LRN layers are identity.
+  ReLU, before any pooling); reads: what `route` gives for the same N
+  images (for the deconvnet: per MaxPool below `layer` its switches).
+  Returns (N, S, S, 3) for S = `image_size` pixels, in the units of the
+  image (pixel values per unit of the seed times filter weights).
   dtype: compute in this dtype (e.g. jnp.bfloat16, for display only: see
   `project_units`); the result has the dtype of `maps`.
   """
   check_conv_layer(spec, layer)
+  check_rule(rule)
   in_shapes = input_shapes(spec, image_size)
   x = maps if dtype is None else maps.astype(dtype)
   for record in _down_from(spec, layer):
-    hw = in_shapes[record.name][:2]
-    if isinstance(record, Conv):
-      if record.relu:
-        x = layers.relu(x)
-      x = layers.conv2d_transpose(
-          x, params[record.name]['kernel'].astype(x.dtype),
-          stride=record.stride,
-          padding=record.padding, groups=record.groups, input_hw=hw)
-    elif isinstance(record, MaxPool):
-      x = layers.unpool(x, switches[record.name], input_hw=hw,
-                        window=record.window, stride=record.stride,
-                        padding=record.padding)
-    elif isinstance(record, AdaptiveAvgPool):
-      x = layers.adaptive_avg_unpool(x, input_hw=hw)
-    elif not isinstance(record, LRN):
-      raise ZfjaxError(f"spec '{spec.name}': cannot project through "
-                       f'{record.name}, a {type(record).__name__} layer')
+    x = _step_down(params, record, x, reads.get(record.name), rule=rule,
+                   input_hw=in_shapes[record.name][:2], windowed=False)
   return x.astype(maps.dtype)
+
+
+def _seed(acts: jax.Array, rule: str) -> jax.Array:
+  """The value a unit starts the backward with: its activation for the
+  deconvnet (ZF), 1 for the gradient rules (d activation / d activation)."""
+  return acts if rule == 'deconvnet' else jnp.ones_like(acts)
 
 
 def _unit_seeds(acts: jax.Array, channel: jax.Array, y: jax.Array,
@@ -139,40 +238,47 @@ def _down_from(spec: Spec, layer: str) -> list:
 
 
 @functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size',
-                                             'dtype'))
+                                             'dtype', 'rule'))
 def project_units(params: models.Params, trace: models.Trace, spec: Spec,
                   layer: str, image: jax.Array, channel: jax.Array,
                   y: jax.Array, x: jax.Array, *,
-                  image_size: int | None = None, dtype=None) -> jax.Array:
+                  image_size: int | None = None, dtype=None,
+                  rule: str = 'deconvnet') -> jax.Array:
   """Projections of M chosen activations of `layer`, any mix of images.
 
   trace: from `models.forward_trace` on N images of S pixels; S is the
-  one the trace records (`image_size` overrides it). image, channel, y, x: int arrays (M,); selection m
-  is activation (y[m], x[m], channel[m]) of image image[m] of the trace.
-  Each is seeded with its own value, every other activation of the layer
-  zero. Returns (M, S, S, 3) float32 pixel-space projections.
+  one the trace records (`image_size` overrides it). image, channel, y, x:
+  int arrays (M,); selection m is activation (y[m], x[m], channel[m]) of
+  image image[m] of the trace.
+  Each is seeded alone (every other activation of the layer zero), with
+  its own value for the deconvnet and 1 for 'gradient' and 'guided' (see
+  the module docstring), and taken down under `rule`. Returns (M, S, S, 3)
+  float32 pixel-space projections; under 'gradient', d activation / d image.
   Where a unit reaches less than the whole image (ZFNet's conv5 at 224
   pixels: 139 x 139), each layer is computed only in the window the unit
-  reaches: the same numbers (tested) for a fraction of the work.
-  dtype=jnp.bfloat16 runs the deconvnet in bfloat16, for display only:
+  reaches, under every rule: the same numbers (tested) for a fraction of
+  the work.
+  dtype=jnp.bfloat16 runs the backward in bfloat16, for display only:
   after `grids.normalize_for_display` the tests hold it within 2 grey
   levels of float32 (within 1% of the largest |projection|).
   """
   check_conv_layer(spec, layer)
+  check_rule(rule)
   size = _image_size(trace, spec, layer, image_size)
-  acts = trace.activations[layer][image]
+  acts = _seed(trace.activations[layer][image], rule)
+  reads = route(params, trace, spec, layer, rule)
   windows = _windows(spec, layer, size)
   if windows is None:
-    switches = {name: s[image] for name, s in trace.switches.items()}
-    return backproject(params, switches, spec, layer,
-                       _unit_seeds(acts, channel, y, x), size, dtype=dtype)
+    return backproject(params, {name: r[image] for name, r in reads.items()},
+                       spec, layer, _unit_seeds(acts, channel, y, x), size,
+                       dtype=dtype, rule=rule)
   value = acts[jnp.arange(acts.shape[0]), y, x, channel]
   corners = jax.vmap(functools.partial(_corners, spec, layer))(y, x)
-  chosen = _switch_windows(trace.switches, spec, layer, windows, image,
-                           corners)
+  chosen = _read_windows(reads, spec, layer, windows, image, corners)
   return jax.vmap(functools.partial(
       _project_window, params, spec=spec, layer=layer, image_size=size,
-      windows=windows, dtype=dtype))(chosen, corners, value, channel)
+      windows=windows, dtype=dtype, rule=rule))(chosen, corners, value,
+                                                channel)
 
 
 def _corners(spec: Spec, layer: str, y: jax.Array, x: jax.Array
@@ -192,34 +298,35 @@ def _corners(spec: Spec, layer: str, y: jax.Array, x: jax.Array
   return jnp.array(corners)
 
 
-def _switch_windows(switches: dict[str, jax.Array], spec: Spec, layer: str,
-                    windows: tuple[int, ...], image: jax.Array,
-                    corners: jax.Array) -> dict[str, jax.Array]:
-  """Per MaxPool below `layer`, the (M, n, n, C) int8 switches of each
-  unit's window at the pool's output (n its side there).
+def _read_windows(reads: dict[str, jax.Array], spec: Spec, layer: str,
+                  windows: tuple[int, ...], image: jax.Array,
+                  corners: jax.Array) -> dict[str, jax.Array]:
+  """Per layer of `reads` (from `route`), the (M, n, n, C) window of each
+  unit at that layer's output (n its side there): switches, ReLU masks,
+  LRN inputs (an LRN's input has its output's cells).
 
-  The traced images' switches stay unbatched, each unit slicing its window
+  The traced images' arrays stay unbatched, each unit slicing its window
   out of its image's. The slices are made in a loop over the units, whose
   output XLA keeps: sliced inside the projection's fused loops they would
-  cost every unpooled cell a gather per window cell.
+  cost every cell a gather per window cell.
   """
   sides = (1,) + windows  # window sides at each record's output
-  pools = [(i, record) for i, record in enumerate(_down_from(spec, layer))
-           if isinstance(record, MaxPool)]
+  read = [(i, record.name) for i, record in enumerate(_down_from(spec, layer))
+          if record.name in reads]
   padded = {}
-  for i, record in pools:
+  for i, name in read:
     n = sides[i]
-    # Padded by the window's side, every corner slices in bounds.
-    padded[record.name] = jnp.pad(switches[record.name],
-                                  ((0, 0), (n, n), (n, n), (0, 0)))
+    # Padded by the window's side, every corner slices in bounds; what the
+    # padding gives is zeroed with the signal outside the maps.
+    padded[name] = jnp.pad(reads[name], ((0, 0), (n, n), (n, n), (0, 0)))
 
   def one(unit):
     image, corners = unit
-    return {record.name: jax.lax.dynamic_slice(
-        padded[record.name],
+    return {name: jax.lax.dynamic_slice(
+        padded[name],
         (image, corners[i, 0] + sides[i], corners[i, 1] + sides[i], 0),
-        (1, sides[i], sides[i], padded[record.name].shape[-1]))[0]
-            for i, record in pools}
+        (1, sides[i], sides[i], padded[name].shape[-1]))[0]
+            for i, name in read}
 
   return jax.lax.map(one, (image, corners), batch_size=_UNITS_PER_SLICE_LOOP)
 
@@ -247,14 +354,14 @@ def _windows(spec: Spec, layer: str, image_size: int) -> tuple[int, ...] | None:
 def _project_window(params: models.Params, chosen: dict[str, jax.Array],
                     corners: jax.Array, value: jax.Array, channel: jax.Array,
                     *, spec: Spec, layer: str, image_size: int,
-                    windows: tuple[int, ...], dtype) -> jax.Array:
+                    windows: tuple[int, ...], dtype, rule: str) -> jax.Array:
   """`backproject` of one unit's seed, computed only inside the window of
   each layer's input that the unit reaches: (S, S, 3), equal to the whole
   computation (everything outside the windows is zero there).
 
-  chosen: the switches in the unit's window at each MaxPool's output
-  (`_switch_windows`); corners: the window's corners (`_corners`); value:
-  the unit's activation, channel its map. Windows may stick out of their
+  chosen: what the backward reads in the unit's window at each layer's
+  output (`_read_windows`); corners: the window's corners (`_corners`);
+  value: the unit's seed, channel its map. Windows may stick out of their
   maps: what lands outside is zeroed after every layer, as the whole
   computation crops it.
   """
@@ -264,17 +371,10 @@ def _project_window(params: models.Params, chosen: dict[str, jax.Array],
   signal = jnp.zeros((1, 1, 1, depth), dtype or out_dtype)
   signal = signal.at[0, 0, 0, channel].set(value.astype(signal.dtype))
   for i, (record, side) in enumerate(zip(_down_from(spec, layer), windows)):
-    if isinstance(record, Conv):
-      if record.relu:
-        signal = layers.relu(signal)
-      signal = layers.conv2d_transpose(
-          signal, params[record.name]['kernel'].astype(signal.dtype),
-          stride=record.stride, padding=0, groups=record.groups,
-          input_hw=(side, side))
-    elif isinstance(record, MaxPool):
-      signal = layers.unpool(signal, chosen[record.name][None],
-                             input_hw=(side, side), window=record.window,
-                             stride=record.stride)
+    read = chosen.get(record.name)
+    signal = _step_down(params, record, signal,
+                        None if read is None else read[None], rule=rule,
+                        input_hw=(side, side), windowed=True)
     top, left = corners[i + 1, 0], corners[i + 1, 1]
     h, w = in_shapes[record.name][:2]
     rows = top + jnp.arange(side)
@@ -298,36 +398,42 @@ def _project_window(params: models.Params, chosen: dict[str, jax.Array],
 
 def project(params: models.Params, trace: models.Trace, spec: Spec,
             layer: str, channel: jax.Array, y: jax.Array, x: jax.Array, *,
-            image_size: int | None = None) -> jax.Array:
+            image_size: int | None = None,
+            rule: str = 'deconvnet') -> jax.Array:
   """One projection per traced image: (N, S, S, 3) float32.
 
   channel, y, x: int arrays (N,), the activation of `layer` to project for
-  each of the N traced images (its own value as seed, all else zero). For
-  several selections per image, `jax.vmap` over channel/y/x with the trace
-  held fixed, or use `project_units`.
+  each of the N traced images (seeded alone; see `project_units`), under
+  `rule`. For several selections per image, `jax.vmap` over channel/y/x
+  with the trace held fixed, or use `project_units`.
   """
   n = trace.activations[check_conv_layer(spec, layer).name].shape[0]
   return project_units(params, trace, spec, layer, jnp.arange(n),
                        jnp.asarray(channel), jnp.asarray(y), jnp.asarray(x),
-                       image_size=image_size)
+                       image_size=image_size, rule=check_rule(rule))
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size'))
+@functools.partial(jax.jit, static_argnames=('spec', 'layer', 'image_size',
+                                             'rule'))
 def project_map(params: models.Params, trace: models.Trace, spec: Spec,
                 layer: str, channel: jax.Array, *,
-                image_size: int | None = None) -> jax.Array:
+                image_size: int | None = None,
+                rule: str = 'deconvnet') -> jax.Array:
   """Projections of whole feature maps: (N, S, S, 3) float32.
 
   channel: int (N,) or a scalar; for image n the whole map channel[n] of
-  `layer` is kept as it is and every other map zeroed (ZF Fig. 7 (c)).
+  `layer` is kept and every other map zeroed (ZF Fig. 7 (c)): each unit
+  seeded with its activation for the deconvnet, with 1 for 'gradient'
+  (which gives d(sum of the map) / d image) and 'guided'.
   """
   check_conv_layer(spec, layer)
   size = _image_size(trace, spec, layer, image_size)
   acts = trace.activations[layer]
   keep = jax.nn.one_hot(jnp.broadcast_to(channel, acts.shape[:1]),
                         acts.shape[-1], dtype=bool)[:, None, None, :]
-  return backproject(params, trace.switches, spec, layer,
-                     jnp.where(keep, acts, 0), size)
+  return backproject(params, route(params, trace, spec, layer, rule), spec,
+                     layer, jnp.where(keep, _seed(acts, rule), 0), size,
+                     rule=rule)
 
 
 def strongest_position(trace: models.Trace, layer: str,

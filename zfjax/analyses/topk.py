@@ -8,15 +8,17 @@ running state is (C, k) per layer, so memory does not grow with the data
 set; `scan_with_maxima` also keeps every image's maximum of every map (how
 often and how strongly each unit fires: N x C numbers per layer).
 `project_tops` then reloads those images, each once for every map and
-layer that lists it, projects each activation through the deconvnet and
+layer that lists it, projects each activation to pixel space (the
+deconvnet, or the gradient or guided backpropagation: `deconv.RULES`) and
 crops the same window around its receptive field from the projection and
-from the image (`top_patches`: one layer).
+from the image (`top_patches`: one layer; `project_tops_by_rule`: several
+rules from the same loads and forward passes).
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterable, Mapping, NamedTuple, Protocol
+from typing import Callable, Iterable, Mapping, NamedTuple, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -191,11 +193,11 @@ class TopPatches(NamedTuple):
   """The projected and cropped top-k of M maps of one layer.
 
   channels: (M,) map numbers; value, index, y, x: (M, k) as in
-  `TopActivations`; projections: (M, k, P, P, 3) float32 raw deconvnet
-  projections cropped to the unit's `patch_windows` (zero in unfilled
-  slots); patches: (M, k, P, P, 3) uint8 image crops of the same windows
-  (grey in unfilled slots); windows: (M, k, 4) pixel boxes (y0, x0, y1,
-  x1) of the crops.
+  `TopActivations`; projections: (M, k, P, P, 3) float32 raw projections
+  (under the rule they were asked for) cropped to the unit's
+  `patch_windows` (zero in unfilled slots); patches: (M, k, P, P, 3) uint8
+  image crops of the same windows (grey in unfilled slots); windows:
+  (M, k, 4) pixel boxes (y0, x0, y1, x1) of the crops.
   """
   channels: np.ndarray
   value: np.ndarray
@@ -215,12 +217,12 @@ def top_patches(params: models.Params, spec: Spec, layer: str,
                 top: TopActivations, channels: Iterable[int],
                 load: ImageLoader, *, image_size: int | None = None,
                 chunk_size: int = 32, load_size: int = 512,
-                grey: int = 128) -> TopPatches:
-  """Projects and crops the top-k of the given maps of `layer`: one layer
-  of `project_tops`."""
+                grey: int = 128, rule: str = 'deconvnet') -> TopPatches:
+  """Projects and crops the top-k of the given maps of `layer` under
+  `rule` (`deconv.RULES`): one layer of `project_tops`."""
   return project_tops(params, spec, {layer: top}, {layer: channels}, load,
                       image_size=image_size, chunk_size=chunk_size,
-                      load_size=load_size, grey=grey)[layer]
+                      load_size=load_size, grey=grey, rule=rule)[layer]
 
 
 class _Plan(NamedTuple):
@@ -269,15 +271,18 @@ def _group_trace(params, images: np.ndarray, spec: Spec, batch: int
 
 
 def _part(trace: models.Trace, spec: Spec, layer: str,
-          images: np.ndarray) -> models.Trace:
-  """What a projection from `layer` reads of `trace` (its activations, the
-  switches below it), for the traced images `images` in that order: one
-  shape per chunk of selections, so that one compiled projection per layer
-  serves traces of any number of images."""
+          images: np.ndarray, rule: str) -> models.Trace:
+  """What a projection from `layer` under `rule` reads of `trace` (its
+  activations, the switches below it; for the gradient rules also the
+  activations below it: `deconv.route`), for the traced images `images` in
+  that order: one shape per chunk of selections, so that one compiled
+  projection per layer serves traces of any number of images."""
   below = spec.layers[:[l.name for l in spec.layers].index(layer)]
   pick = jnp.asarray(images)
+  acts = [layer] + ([] if rule == 'deconvnet' else
+                    [l.name for l in below if l.name in trace.activations])
   return models.Trace(
-      {layer: trace.activations[layer][pick]},
+      {name: trace.activations[name][pick] for name in acts},
       {l.name: trace.switches[l.name][pick] for l in below
        if l.name in trace.switches})
 
@@ -287,8 +292,25 @@ def project_tops(params: models.Params, spec: Spec,
                  channels: Mapping[str, Iterable[int]], load: ImageLoader, *,
                  image_size: int | None = None, chunk_size: int = 32,
                  load_size: int = 512, grey: int = 128,
-                 desc: str = 'projecting') -> dict[str, TopPatches]:
-  """Projects and crops the top-k of the given maps of several layers.
+                 desc: str = 'projecting', rule: str = 'deconvnet'
+                 ) -> dict[str, TopPatches]:
+  """`project_tops_by_rule` for one rule: per layer its `TopPatches`."""
+  return project_tops_by_rule(
+      params, spec, tops, channels, load, image_size=image_size,
+      chunk_size=chunk_size, load_size=load_size, grey=grey, desc=desc,
+      rules=(rule,))[rule]
+
+
+def project_tops_by_rule(params: models.Params, spec: Spec,
+                         tops: Mapping[str, TopActivations],
+                         channels: Mapping[str, Iterable[int]],
+                         load: ImageLoader, *, rules: Sequence[str],
+                         image_size: int | None = None, chunk_size: int = 32,
+                         load_size: int = 512, grey: int = 128,
+                         desc: str = 'projecting'
+                         ) -> dict[str, dict[str, TopPatches]]:
+  """Projects and crops the top-k of the given maps of several layers,
+  under each of `rules` (`deconv.RULES`).
 
   tops: per conv layer its `TopActivations` (C, k); channels: per layer
   the maps to project. Every image that any of them lists is loaded once
@@ -296,18 +318,23 @@ def project_tops(params: models.Params, spec: Spec,
   increasing index (a loader that streams the range of the split holding
   the asked indices reads the split about once in all), run forward once
   (`chunk_size` images per call), and every selection of every layer that
-  falls on it is projected from that trace with every other activation of
-  its layer zeroed (`deconv.project_units`, `chunk_size` selections per
-  call on the part of the trace they read: one compiled program per layer
-  for every group and every call). Memory holds one group of images and
-  its trace plus the crops. Returns per layer its `TopPatches`.
+  falls on it is projected from that trace under every rule, with every
+  other activation of its layer zeroed (`deconv.project_units`,
+  `chunk_size` selections per call on the part of the trace they read: one
+  compiled program per layer and rule for every group and every call).
+  Memory holds one group of images and its trace plus the crops. Returns
+  per rule, per layer its `TopPatches` (the rules share the patches).
   """
+  for rule in rules:
+    deconv.check_rule(rule)
   size = spec.image_size if image_size is None else image_size
   plans = {layer: _plan(spec, layer, top, channels[layer], size)
            for layer, top in tops.items()}
-  crops = {layer: (np.zeros((len(p.chan), p.side, p.side, 3), np.float32),
-                   np.full((len(p.chan), p.side, p.side, 3), grey, np.uint8))
-           for layer, p in plans.items()}
+  projected = {(rule, layer): np.zeros((len(p.chan), p.side, p.side, 3),
+                                       np.float32)
+               for rule in rules for layer, p in plans.items()}
+  patches = {layer: np.full((len(p.chan), p.side, p.side, 3), grey, np.uint8)
+             for layer, p in plans.items()}
   needed = np.unique(np.concatenate(
       [p.sel.index[p.by_image] for p in plans.values()] + [[]]).astype(
           np.int64))
@@ -321,27 +348,27 @@ def project_tops(params: models.Params, spec: Spec,
         rows = p.by_image[np.searchsorted(keys, ids[0]):
                           np.searchsorted(keys, ids[-1], side='right')]
         local = np.searchsorted(ids, p.sel.index[rows])
-        projected, patches = crops[layer]
         for c in range(0, len(rows), chunk_size):
           pick = [_padded(a, c, chunk_size)
                   for a in (local, p.chan[rows], p.sel.y[rows],
                             p.sel.x[rows])]
-          out = np.asarray(deconv.project_units(
-              params, _part(trace, spec, layer, pick[0]), spec, layer,
-              jnp.arange(chunk_size), *map(jnp.asarray, pick[1:]),
-              image_size=size))[:len(rows) - c]
-          projected[rows[c:c + chunk_size]] = crop(
-              out, p.windows[rows[c:c + chunk_size]])
+          part = rows[c:c + chunk_size]
+          for rule in rules:
+            out = np.asarray(deconv.project_units(
+                params, _part(trace, spec, layer, pick[0], rule), spec,
+                layer, jnp.arange(chunk_size), *map(jnp.asarray, pick[1:]),
+                image_size=size, rule=rule))[:len(part)]
+            projected[rule, layer][part] = crop(out, p.windows[part])
         if len(rows):
-          patches[rows] = crop(display[local], p.windows[rows])
+          patches[layer][rows] = crop(display[local], p.windows[rows])
       bar.update(len(ids))
-  out = {}
+  out = {rule: {} for rule in rules}
   for layer, p in plans.items():
     shape = (len(p.channels), tops[layer].value.shape[1])
-    projected, patches = crops[layer]
-    out[layer] = TopPatches(
-        p.channels, *(a.reshape(shape) for a in p.sel),
-        projected.reshape(shape + (p.side, p.side, 3)),
-        patches.reshape(shape + (p.side, p.side, 3)),
-        p.windows.reshape(shape + (4,)))
+    for rule in rules:
+      out[rule][layer] = TopPatches(
+          p.channels, *(a.reshape(shape) for a in p.sel),
+          projected[rule, layer].reshape(shape + (p.side, p.side, 3)),
+          patches[layer].reshape(shape + (p.side, p.side, 3)),
+          p.windows.reshape(shape + (4,)))
   return out

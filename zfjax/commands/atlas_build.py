@@ -21,6 +21,7 @@ import numpy as np
 
 from zfjax import progress
 from zfjax.analyses import deconv
+from zfjax.analyses import stimulus
 from zfjax.analyses import topk
 from zfjax.analyses import units
 from zfjax.commands import atlas_pages
@@ -34,6 +35,9 @@ from zfjax.training import checkpoints
 from zfjax.training import workdirs
 
 K = 9  # the paper's top 9
+# Unit-page titles of the backward rules' pictures of the same 9 activations.
+RULE_TITLES = {'gradient': 'gradient (Simonyan et al.)',
+               'guided': 'guided backpropagation (Springenberg et al.)'}
 
 
 class _Source(NamedTuple):
@@ -175,10 +179,14 @@ def _build(args, run, layers, grid, source: _Source, chosen, picked,
         total=total)
     kept = _epoch_scans(run, source, layers)
   every = {layer: np.arange(len(top[layer].value)) for layer in layers}
+  rules = ('deconvnet',) + tuple(r for r in dict.fromkeys(args.rules)
+                                 if r != 'deconvnet')
   with clock.stage('projections'):
-    projected = topk.project_tops(
-        run.params, spec, top, every, source.load, image_size=size,
-        chunk_size=args.chunk_size, desc=f'projecting top-{K}')
+    by_rule = topk.project_tops_by_rule(
+        run.params, spec, top, every, source.load, rules=rules,
+        image_size=size, chunk_size=args.chunk_size,
+        desc=f'projecting top-{K}')
+    projected = by_rule['deconvnet']
     epochs = {layer: [] for layer in layers}
     for epoch, params, tops in kept:
       patches = projected if params is None else topk.project_tops(
@@ -188,6 +196,15 @@ def _build(args, run, layers, grid, source: _Source, chosen, picked,
         epochs[layer].append((epoch, common.show(
             patches[layer].projections[:, 0], args.saturate),
                               patches[layer].value[:, 0]))
+  stimuli = {}
+  if args.stimulus_steps:
+    with clock.stage('stimulus'):
+      settings = stimulus.Settings(steps=args.stimulus_steps)
+      for layer in layers:
+        stimuli[layer] = stimulus.maximize(
+            run.params, spec, layer, every[layer], settings=settings,
+            image_size=size, mean=run.preprocessing.mean_crop,
+            seed=args.seed).images
   site = site_lib.Site(staging)
   names = {}
   images = []
@@ -221,15 +238,15 @@ def _build(args, run, layers, grid, source: _Source, chosen, picked,
       shown = common.show(projected[layer].projections, args.saturate)
       result = atlas_pages.LayerResult(
           layer, projected[layer], shown, stats, grid[layer], epochs[layer],
-          [atlas_pages.PictureRow('deconvnet projections', 'deconv', shown),
-           atlas_pages.PictureRow('image patches (receptive fields)',
-                                  'patches', projected[layer].patches,
-                                  'jpg')])
+          _rows(args, layer, by_rule, shown, stimuli))
       rows.append(atlas_pages.write_layer(site, info, spec, result, scanned,
                                           size, lambda: bar.update(1)))
       if args.npz:
         common.save_npz(staging / layer / 'units.npz',
                         **projected[layer]._asdict(),
+                        **{f'projections_{rule}': by_rule[rule][layer]
+                           .projections for rule in rules[1:]},
+                        **({'stimulus': stimuli[layer]} if stimuli else {}),
                         **{f'stats_{k}': v for k, v in stats._asdict().items()},
                         maxima=maxima.values[layer],
                         maxima_index=maxima.index)
@@ -241,6 +258,27 @@ def _build(args, run, layers, grid, source: _Source, chosen, picked,
                 scanned=scanned.count, source=source.phrase,
                 seconds=clock.seconds, built=info['built'])
   return count
+
+
+def _rows(args, layer: str, by_rule, shown: np.ndarray,
+          stimuli: dict[str, np.ndarray]) -> list[atlas_pages.PictureRow]:
+  """A unit page's pictures: the deconvnet's projections (`shown`), each
+  other rule's of the same activations, the image patches, the optimised
+  stimulus (one per unit, its own contrast scale around the mean image)."""
+  top = by_rule['deconvnet'][layer]
+  rows = [atlas_pages.PictureRow('deconvnet projections', 'deconv', shown)]
+  rows += [atlas_pages.PictureRow(
+      RULE_TITLES[rule], rule,
+      common.show(by_rule[rule][layer].projections, args.saturate))
+           for rule in by_rule if rule != 'deconvnet']
+  rows.append(atlas_pages.PictureRow('image patches (receptive fields)',
+                                     'patches', top.patches, 'jpg'))
+  if layer in stimuli:
+    rows.append(atlas_pages.PictureRow(
+        f'optimised stimulus ({args.stimulus_steps} steps of gradient '
+        f'ascent on the centre unit)', 'stimulus',
+        common.show(stimuli[layer], 0.5)))
+  return rows
 
 
 def _epoch_scans(run: workdirs.TrainedRun, source: _Source, layers):

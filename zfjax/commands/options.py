@@ -84,6 +84,14 @@ def positive(text: str) -> int:
   return value
 
 
+def nonnegative(text: str) -> int:
+  """An integer of at least 0 (0: off)."""
+  value = _convert(text, int, 'an integer')
+  if value < 0:
+    raise argparse.ArgumentTypeError(f'must be at least 0, got {value}')
+  return value
+
+
 def percentage(text: str) -> float:
   value = _convert(text, float, 'a number')
   if not 0 <= value < 100:
@@ -134,6 +142,20 @@ def add_scan(parser: argparse.ArgumentParser, split_help: str) -> None:
       '--saturate', type=percentage, default=0.5,
       help='percent of each projection\'s non-zero values shown saturated '
       '(default 0.5; 0: scale by the largest value)')
+
+
+# The ways back to the pixels (`deconv.RULES`; repeated here so that parsing
+# loads no JAX, a test keeps the two equal).
+RULES = ('deconvnet', 'gradient', 'guided')
+
+
+def add_rule(parser: argparse.ArgumentParser) -> None:
+  """--rule: the backward rule of the projections."""
+  parser.add_argument(
+      '--rule', choices=RULES, default='deconvnet',
+      help='the way back to the pixels: deconvnet (ZF, the default), '
+      'gradient (the exact gradient of the unit, Simonyan et al. 2013) or '
+      'guided (guided backpropagation, Springenberg et al. 2014)')
 
 
 # ------------------------------------------------------------ chosen images

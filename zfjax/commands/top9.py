@@ -1,5 +1,6 @@
 """`visualize.py top9` (ZF Fig. 2) and `evolution` (ZF Fig. 4): each map's
-strongest activations across a split, projected through the deconvnet.
+strongest activations across a split, projected through the deconvnet (or
+by the gradient or guided backpropagation: --rule).
 
 Imports at the top only what parsing needs (`options`); the library loads
 inside the run functions, so that `--help` is fast.
@@ -42,6 +43,7 @@ def _scan(args, run, split: str, layers: list[str], k: int, params=None):
 def add_top9_arguments(parser: argparse.ArgumentParser) -> None:
   options.add_map_choice(parser, maps=16)
   options.add_scan(parser, 'split to scan (default: config.eval_split)')
+  options.add_rule(parser)
   parser.add_argument('--k', type=options.positive, default=9,
                       help='strongest images kept per map (default 9)')
   parser.add_argument(
@@ -75,15 +77,15 @@ def top9(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
     result = topk.top_patches(run.params, spec, layer, top[layer],
                               chosen[layer], load,
                               image_size=config.crop_size,
-                              chunk_size=args.chunk_size)
+                              chunk_size=args.chunk_size, rule=args.rule)
     zoom = grids.display_factor(result.patches.shape[-2], CELL_PIXELS)
     shown = common.show(result.projections, args.saturate)
     image = grids.top9_grid(grids.upscale(shown, zoom),
                             grids.upscale(result.patches, zoom),
                             titles=[f'map {c}' for c in chosen[layer]])
     caption = (f'{spec.name} epoch {run.epoch} {layer}: each map\'s top '
-               f'{args.k} of {split}, projections (left) and patches '
-               f'(right)')
+               f'{args.k} of {split}, {args.rule} projections (left) and '
+               f'patches (right)')
     paths.append(pathlib.Path(grids.write_png(
         out_dir / f'top9_{layer}.png', image, caption)))
     if args.npz:
@@ -99,6 +101,7 @@ def add_evolution_arguments(parser: argparse.ArgumentParser) -> None:
       'once per kept epoch: the built-in validation split (2,000 images) '
       'takes seconds per epoch on a CPU, its training split (20,000, the '
       'paper\'s choice) ten times longer')
+  options.add_rule(parser)
   parser.add_argument(
       '--epochs', type=int, nargs='+',
       help='checkpoint epochs, one column each (default: every saved one)')
@@ -138,7 +141,8 @@ def evolution(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
     for layer in layers:
       columns[layer].append(topk.top_patches(
           params, spec, layer, top[layer], chosen[layer], load,
-          image_size=config.crop_size, chunk_size=args.chunk_size))
+          image_size=config.crop_size, chunk_size=args.chunk_size,
+          rule=args.rule))
   paths = []
   for layer in layers:
     # (maps, epochs, P, P, 3): row = map, column = epoch.
@@ -147,7 +151,8 @@ def evolution(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
     zoom = grids.display_factor(raw.shape[-2], CELL_PIXELS)
     cells = grids.upscale(shown.reshape((-1,) + raw.shape[2:]), zoom)
     image = grids.tile(cells, len(epochs))
-    caption = (f'{spec.name} {layer} over {split}: rows maps '
+    caption = (f'{spec.name} {layer} over {split}, {args.rule} '
+               f'projections: rows maps '
                f'{" ".join(map(str, chosen[layer]))}; columns epochs '
                f'{" ".join(map(str, epochs))}')
     paths.append(pathlib.Path(grids.write_png(

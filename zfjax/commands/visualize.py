@@ -8,6 +8,8 @@ r"""Figures of a trained run, written as PNGs into WORKDIR/figures/ (or --out).
   python visualize.py --workdir DIR occlusion --files dog.jpg  # ZF Fig. 7
   python visualize.py --workdir DIR invariance                 # ZF Fig. 5
   python visualize.py --workdir DIR correspondence             # ZF Table 1
+  python visualize.py --workdir DIR stimulus --layers conv5    # ZF §1.1
+  python visualize.py --workdir DIR top9 --rule guided         # other rules
   python visualize.py --workdir DIR atlas                      # all of them
   python visualize.py --workdir DIR claims                     # scorecard
 
@@ -56,6 +58,9 @@ COMMANDS = {
     'correspondence': ('ZF Table 1: part correspondence',
                        'zfjax.commands.correspondence', 'add_arguments',
                        'correspondence_command'),
+    'stimulus': ('ZF §1.1: optimised stimulus per unit (gradient ascent)',
+                 'zfjax.commands.stimulus', 'add_arguments',
+                 'stimulus_command'),
     'atlas': ('every unit as a browsable static site (Fig. 2, 4-7)',
               'zfjax.commands.atlas', 'add_arguments', 'atlas'),
     'claims': ('the paper\'s findings, each against a fixed criterion',

@@ -128,6 +128,18 @@ def _lrn_fast_bwd(size, k, alpha, beta, residuals, grad):
 _lrn_fast.defvjp(lambda x, *a: _lrn_fast_parts(x, *a), _lrn_fast_bwd)
 
 
+def lrn_vjp(x: jax.Array, grad: jax.Array, *, size: int = 5, k: float = 2.0,
+            alpha: float = 1e-4, beta: float = 0.75) -> jax.Array:
+  """The gradient of `lrn` at its input x, applied to `grad` (..., C).
+
+  What the backward pass of a network gives LRN (the gradient rules of
+  `analyses.deconv`); computed in float32, returned in grad's dtype.
+  """
+  residuals = _lrn_fast_parts(x.astype(jnp.float32), size, k, alpha, beta)[1]
+  return _lrn_fast_bwd(size, k, alpha, beta, residuals,
+                       grad.astype(jnp.float32))[0].astype(grad.dtype)
+
+
 def max_pool(x: jax.Array, *, window: int = 3, stride: int = 2,
              padding: tuple[int, int] = (0, 0)) -> jax.Array:
   """The pooled values of `max_pool_with_switches`, without the switches.
