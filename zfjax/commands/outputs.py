@@ -14,7 +14,8 @@
   * Beside each file stem a JSON record names the exact command, the
     checkpoint and every option (`top9_conv1_maps9.json`).
 
-Standard library only, like `options`.
+Standard library only at import, like `options` (`Staging` reads
+`figures.site.alive` when a command runs).
 """
 
 from __future__ import annotations
@@ -96,16 +97,6 @@ def content_tag(actions: Iterable[argparse.Action],
   return tag
 
 
-def _alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  return True
-
-
 class Staging:
   """A command's files until it has finished, then renamed into out_dir.
 
@@ -124,11 +115,13 @@ class Staging:
 
   def _remove_stale(self) -> None:
     """Staging folders of killed runs (their process is gone)."""
+    # pylint: disable-next=g-import-not-at-top
+    from zfjax.figures.site import alive  # run time only: parsing stays light
     if not self.out_dir.is_dir():
       return
     for entry in self.out_dir.glob(f'{_STAGING}*'):
       pid = entry.name[len(_STAGING):]
-      if pid.isdigit() and not _alive(int(pid)):
+      if pid.isdigit() and not alive(int(pid)):
         shutil.rmtree(entry, ignore_errors=True)
 
   def __enter__(self) -> Staging:

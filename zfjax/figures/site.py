@@ -113,7 +113,7 @@ def staging(target: pathlib.Path) -> pathlib.Path:
   target.parent.mkdir(parents=True, exist_ok=True)
   for old in target.parent.glob(f'.{target.name}.*-*'):
     pid = old.name.rsplit('-', 1)[-1]
-    if pid.isdigit() and not _alive(int(pid)):
+    if pid.isdigit() and not alive(int(pid)):
       shutil.rmtree(old, ignore_errors=True)
   path = target.parent / f'.{target.name}.building-{os.getpid()}'
   shutil.rmtree(path, ignore_errors=True)
@@ -121,7 +121,8 @@ def staging(target: pathlib.Path) -> pathlib.Path:
   return path
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+  """Whether process `pid` still runs (its staging folder is in use)."""
   try:
     os.kill(pid, 0)
   except ProcessLookupError:
