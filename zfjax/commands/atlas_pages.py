@@ -18,7 +18,6 @@ import numpy as np
 from zfjax.analyses import filters as filters_lib
 from zfjax.analyses import topk
 from zfjax.analyses import units
-from zfjax.commands.top9 import CELL_PIXELS
 from zfjax.figures import grids
 from zfjax.figures import plots
 from zfjax.figures import site as site_lib
@@ -117,7 +116,9 @@ def write_layer(site: site_lib.Site, info: dict, spec: specs.Spec,
     _write_unit(site, info, layer, scan, result, c, scanned)
     advance()
   chosen = result.grid
-  zoom = grids.display_factor(top.patches.shape[-2], CELL_PIXELS)
+  # Cells small enough that the grid shows at its own size in the page
+  # (its map titles are then legible); a unit's page shows them larger.
+  zoom = grids.display_factor(top.patches.shape[-2])
   grid = grids.top9_grid(grids.upscale(result.shown[chosen], zoom),
                          grids.upscale(top.patches[chosen], zoom),
                          titles=[f'map {c}' for c in chosen])
