@@ -49,13 +49,23 @@ def _run(code: str, **env) -> list[str]:
 @pytest.mark.skipif(not sys.platform.startswith('linux'),
                     reason='glibc only')
 def test_xla_temporaries_stop_faulting():
-  took, faults, pages = _run(_FAULTS, ZFJAX_HOST_MALLOC='')
-  as_is, faults_as_is, _ = _run(_FAULTS, ZFJAX_HOST_MALLOC='glibc')
-  assert (took, as_is) == ('True', 'False')
+  as_is, faults_as_is, pages = _run(_FAULTS, ZFJAX_HOST_MALLOC='glibc')
+  assert as_is == 'False'
   if int(faults_as_is) < int(pages) // 2:
     pytest.skip(f'this glibc reuses the block unasked ({faults_as_is} '
                 f'faults of {pages} pages): nothing to compare')
-  assert int(faults) < int(pages) // 100, (faults, pages)
+  # The kernel may reclaim kept pages when the machine's memory is short
+  # (the likely cause of 49,152 faults of 32,768 pages in one full CI run;
+  # alone the test passed every time), so the kept run gets three tries,
+  # one of which must fault almost nowhere.
+  tries = []
+  for _ in range(3):
+    took, faults, _ = _run(_FAULTS, ZFJAX_HOST_MALLOC='')
+    assert took == 'True'
+    tries.append(int(faults))
+    if tries[-1] < int(pages) // 100:
+      break
+  assert min(tries) < int(pages) // 100, (tries, pages)
 
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'),
