@@ -277,11 +277,17 @@ def test_stimulus_command_grids_arrays_and_defaults(workdir):
     assert arrays['images'].shape == (2, size, size, 3)
     assert arrays['objective'].shape == (2, 4)
     assert len(set(arrays['units'])) == 2
-    # Two cells of 4x the crop (>= 96 px) in one column, a caption on top.
+    # Two cells of 4x the crop (>= 96 px) in one column, each under its
+    # title band, a caption on top.
     image = png(figures / f'{name}.png')
     cell = size * grids.display_factor(size, 96)
     assert image.shape[1] == cell and image.std() > 10
-    assert image.shape[0] > 2 * cell + grids.GAP
+    block = grids.LABEL_HEIGHT + cell
+    band = image.shape[0] - (2 * block + grids.GAP)
+    assert (band - grids.CAPTION_PAD) % grids.CAPTION_LINE == 0 and band > 0
+    for m in range(2):  # each title band holds text (dark on white)
+      label = image[band + m * (block + grids.GAP):][:grids.LABEL_HEIGHT]
+      assert label.min() < 100 and np.median(label) == 255
 
 
 def read_csv(path):

@@ -100,18 +100,17 @@ def stimulus_command(args: argparse.Namespace, run,
     shown = (run.preprocessing.to_display(result.images) if args.as_is
              else common.show(result.images, 0.5))
     zoom = grids.display_factor(shown.shape[1], 96)
-    image = grids.tile(grids.upscale(shown, zoom),
-                       max(1, round(np.sqrt(len(units[layer])))))
     names = ([run.class_names[u] for u in units[layer]] if logits
-             else [str(u) for u in units[layer]])
+             else [f'map {u}' for u in units[layer]])
+    image = grids.tile(grids.titled(grids.upscale(shown, zoom), names),
+                       max(1, round(np.sqrt(len(units[layer])))))
     gain = result.objective[:, -1] - result.objective[:, 0]
     what = 'class logits' if logits else f'{args.objective} units'
     how = ('as the network sees them' if args.as_is
            else 'each on its own scale, grey = the mean image')
     caption = (f'{spec.name} epoch {run.epoch} {layer}, optimised stimuli '
                f'of {what} ({settings.steps} steps, objective up by '
-               f'{gain.mean():.3g} on average; {how}), row-major: '
-               f'{" ".join(names)}')
+               f'{gain.mean():.3g} on average; {how})')
     paths.append(pathlib.Path(grids.write_png(
         out_dir / f'stimulus_{layer}.png', image, caption)))
     if args.npz:

@@ -122,11 +122,16 @@ def top9_grid(projections: np.ndarray, patches: np.ndarray,
   cols = cols or max(1, round(math.sqrt(maps / 2)))
   blocks = np.stack([top9_block(p, q) for p, q in zip(projections, patches)])
   if titles is not None:
-    width = blocks.shape[2]
-    blocks = np.stack([
-        np.concatenate([text_image(t, width, LABEL_HEIGHT), b])
-        for t, b in zip(titles, blocks)])
+    blocks = titled(blocks, titles)
   return tile(blocks, cols, gap=BLOCK_GAP)
+
+
+def titled(images: np.ndarray, titles: list[str]) -> np.ndarray:
+  """(n, h, w, 3) uint8 images, each under a LABEL_HEIGHT band with its
+  title (one per image, e.g. 'map 17'): (n, LABEL_HEIGHT + h, w, 3)."""
+  width = images.shape[2]
+  return np.stack([np.concatenate([text_image(t, width, LABEL_HEIGHT), i])
+                   for t, i in zip(titles, images)])
 
 
 def filter_grid(kernel: np.ndarray, *, per_filter: bool = False,
