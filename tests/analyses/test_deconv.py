@@ -22,6 +22,19 @@ def conv_only(spec, size):
                                if not isinstance(l, Dense)), size)
 
 
+def corner_units(acts, others, seed):
+  """Units of a (2, H, W, C) layer to project: the four corners (windows
+  sticking out of every side) and `others` random positions, alternating
+  between the two images, each at its strongest map there. Returns
+  (image, channel, y, x), each (4 + others,)."""
+  h, w = acts.shape[1:3]
+  rng = np.random.default_rng(seed)
+  y = np.r_[0, 0, h - 1, h - 1, rng.integers(0, h, others)]
+  x = np.r_[0, w - 1, 0, w - 1, rng.integers(0, w, others)]
+  image = np.arange(4 + others) % 2
+  return image, np.asarray(acts[image, y, x].argmax(-1)), y, x
+
+
 def setup(spec, n=2, seed=0):
   """He-scaled random params, random images and their trace (numpy random
   and a jitted forward: eager JAX would compile every op separately)."""
@@ -197,13 +210,7 @@ def test_windowed_unit_projections_equal_modified_vjp(name, size, layer,
   assert deconv._windows(spec, layer, size) is not None
   params, images, trace = setup(spec, n=2, seed=3)
   acts = trace.activations[layer]
-  h, w = acts.shape[1:3]
-  rng = np.random.default_rng(4)
-  # The four corners (windows sticking out of every side) and four others.
-  y = np.r_[0, 0, h - 1, h - 1, rng.integers(0, h, 4)]
-  x = np.r_[0, w - 1, 0, w - 1, rng.integers(0, w, 4)]
-  image = np.arange(8) % 2
-  channel = np.asarray(acts[image, y, x].argmax(-1))  # the strongest there
+  image, channel, y, x = corner_units(acts, 4, seed=4)
   got = deconv.project_units(params, trace, spec, layer, image, channel, y, x)
   rows = np.arange(8)
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from test_deconv import conv_only, setup
+from test_deconv import conv_only, corner_units, setup
 from zfjax.analyses import deconv
 from zfjax.analyses import topk
 from zfjax.errors import ZfjaxError
@@ -57,13 +57,7 @@ def test_gradient_and_guided_equal_their_references(name, size, layer,
   spec = conv_only(specs.get_spec(name, 10), size)
   params, images, trace = setup(spec, n=2, seed=5)
   acts = trace.activations[layer]
-  h, w = acts.shape[1:3]
-  rng = np.random.default_rng(6)
-  # The four corners (windows sticking out of every side) and two others.
-  y = np.r_[0, 0, h - 1, h - 1, rng.integers(0, h, 2)]
-  x = np.r_[0, w - 1, 0, w - 1, rng.integers(0, w, 2)]
-  image = np.arange(6) % 2
-  channel = np.asarray(acts[image, y, x].argmax(-1))  # live units
+  image, channel, y, x = corner_units(acts, 2, seed=6)
   assert np.all(np.asarray(acts[image, y, x, channel]) > 0)
   for rule, relu in (('gradient', None), ('guided', relu_guided)):
     got = np.asarray(deconv.project_units(params, trace, spec, layer, image,
