@@ -117,6 +117,8 @@ TRAIN = [
     ('misspelt key', _TINY + ['--config.learnig_rate=0.1'],
      "did you mean 'learning_rate'"),
     ('zero batch', _TINY + ['--config.batch_size=0'], 'batch_size'),
+    ('rate cut past the end', _TINY + ['--config.rate_cuts=(99,)'],
+     'config.rate_cuts=(99,)'),
     ('unknown model', _TINY + ['--config.model=zfnett'],
      "unknown spec 'zfnett'"),
     ('unknown data set', _TINY + ['--config.dataset=imagenet'],

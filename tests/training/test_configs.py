@@ -39,7 +39,8 @@ def test_unknown_variant_names_the_known_ones():
 
 def test_fidelity_siblings_differ_only_where_fig6_compares():
   """Fig. 6's sibling runs: the fidelity run with another first layer, or
-  without clipping, trained half as long; everything else equal."""
+  without clipping, trained half as long (so without the reference's late
+  rate cut); everything else equal."""
   from configs import synthetic_fidelity  # pylint: disable=g-import-not-at-top
   main = synthetic_fidelity.get_config().to_dict()
   assert main['clip_radius'] == 0.1
@@ -51,7 +52,9 @@ def test_fidelity_siblings_differ_only_where_fig6_compares():
     assert config['num_epochs'] == main['num_epochs'] // 2
     assert config['keep_epochs'] == (config['num_epochs'],)
     differ = {k for k in config if config[k] != main[k]}
-    assert differ == set(change) | {'num_epochs', 'keep_epochs'}
+    assert differ == set(change) | {'num_epochs', 'keep_epochs', 'rate_cuts'}
+    assert config['rate_cuts'] == ()
+    assert all(cut > config['num_epochs'] for cut in main['rate_cuts'])
     assert all(config[k] == v for k, v in change.items())
   with pytest.raises(ValueError, match='no_clipping'):
     synthetic_fidelity.get_config('clipped')

@@ -47,3 +47,27 @@ def test_decays_over_a_long_run_like_krizhevsky():
   assert decays == [35, 65, 85, 90]
   assert int(state.num_decays) == 4
   assert rates[-1] == pytest.approx(1e-6)
+
+
+def test_cuts_divide_at_the_named_epochs_whatever_the_error():
+  # Improving every epoch: the plateau rule alone never divides; cuts after
+  # epochs 2 and 4 divide there and only there.
+  errors = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+  cuts = (2, 4)
+  state = schedule.init(0.01)
+  rates = []
+  for epoch, e in enumerate(errors, start=1):
+    state = schedule.update(state, e, patience=2, cut=epoch in cuts)
+    rates.append(float(state.learning_rate))
+  assert rates == pytest.approx([0.01, 0.001, 0.001, 1e-4, 1e-4, 1e-4])
+  assert int(state.num_decays) == 2
+  assert float(state.best_error) == 0.4
+  # A cut restarts the plateau count: a flat error after the cut at epoch 2
+  # needs `patience` more epochs before the rule divides again.
+  state = schedule.init(0.01)
+  rates = []
+  for epoch, e in enumerate([0.5, 0.5, 0.5, 0.5, 0.5], start=1):
+    state = schedule.update(state, e, patience=2, cut=epoch == 2)
+    rates.append(float(state.learning_rate))
+  assert rates == pytest.approx([0.01, 0.001, 0.001, 1e-4, 1e-4])
+

@@ -63,7 +63,7 @@ def int_list(text: str) -> list[int]:
   return values
 
 
-def int_list_or_none(text: str) -> list[int]:
+def int_list_or_empty(text: str) -> list[int]:
   """`int_list`, or [] for an empty value (`--indices ""`: none)."""
   return int_list(text) if text.strip() else []
 
@@ -171,7 +171,7 @@ def add_image_choice(parser: argparse.ArgumentParser, default_indices: str,
     parser.add_argument('--split', help='split of the run\'s data set '
                         '(default: config.eval_split)')
   parser.add_argument('--indices', default=default_indices,
-                      type=int_list_or_none if none else int_list,
+                      type=int_list_or_empty if none else int_list,
                       metavar='I,I,...',
                       help=what or f'examples of the split (default '
                       f'{default_indices})')

@@ -73,6 +73,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.plateau_patience = 3  # epochs without improvement before dividing
   c.plateau_factor = 0.1
   c.plateau_min_delta = 0.001  # improvements smaller than this do not count
+  # Epochs after which the rate is divided by plateau_factor in any case
+  # (the paper's hand annealing at chosen epochs); () leaves it to the
+  # plateau rule.
+  c.rate_cuts = ()
 
   # Evaluation, logging, checkpoints.
   c.eval_batch_size = 256  # global; a multiple of the device count

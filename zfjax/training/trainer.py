@@ -143,6 +143,12 @@ def check_config(config: ml_collections.ConfigDict) -> None:
               'plateau_patience', 'keep_latest'):
     if config[key] < 1:
       raise ZfjaxError(f'config.{key}={config[key]} must be at least 1')
+  bad = [e for e in tuple(config.rate_cuts)
+         if not isinstance(e, int) or not 1 <= e < config.num_epochs]
+  if bad:
+    raise ZfjaxError(f'config.rate_cuts={tuple(config.rate_cuts)}: each must '
+                     f'be an epoch from 1 to {config.num_epochs - 1} (the '
+                     f'rate is divided after it)')
   if config.learning_rate <= 0:
     raise ZfjaxError(f'config.learning_rate={config.learning_rate} must be '
                      f'positive')
@@ -308,13 +314,16 @@ class _Run:
     if validation is None:
       self.save(state, step, epoch_end=False)
       return state, None
+    cut = epoch in tuple(config.rate_cuts)
     sched = schedule.update(
         state.schedule, validation.top1_error,
         patience=config.plateau_patience, factor=config.plateau_factor,
-        min_delta=config.plateau_min_delta)
+        min_delta=config.plateau_min_delta, cut=cut)
     if sched.num_decays > state.schedule.num_decays:
-      log.info('validation error has not improved for %d epochs: learning '
-               'rate %g -> %g', config.plateau_patience,
+      why = (f'epoch {epoch} is in config.rate_cuts' if cut else
+             f'validation error has not improved for '
+             f'{config.plateau_patience} epochs')
+      log.info('%s: learning rate %g -> %g', why,
                state.schedule.learning_rate, sched.learning_rate)
     state = state._replace(schedule=sched)
     self.save(state, step, epoch_end=True)
