@@ -357,12 +357,15 @@ def judge_invariance(sweeps: dict[str, Sweep], symmetry: np.ndarray | None,
 
 
 class FirstLayer(NamedTuple):
-  """Dead and dominant first-layer filters of one run."""
+  """Dead and dominant first-layer filters of one run; `rms_range`: the
+  smallest and largest filter RMS over the median (how far the filters are
+  from the thresholds)."""
   name: str
   epoch: int
   filters: int
   dead: int
   dominant: int
+  rms_range: tuple[float, float] = (float('nan'), float('nan'))
 
 
 def first_layer(name: str, epoch: int, kernel: np.ndarray,
@@ -374,7 +377,8 @@ def first_layer(name: str, epoch: int, kernel: np.ndarray,
   median = np.median(rms)
   dead = (rms < DEAD_RATIO * median) | (np.asarray(peak_response) <= 0)
   return FirstLayer(name, epoch, len(rms), int(dead.sum()),
-                    int((rms > DOMINANT_RATIO * median).sum()))
+                    int((rms > DOMINANT_RATIO * median).sum()),
+                    (float(rms.min() / median), float(rms.max() / median)))
 
 
 def judge_filters(reference: FirstLayer, wide: FirstLayer,
@@ -382,7 +386,8 @@ def judge_filters(reference: FirstLayer, wide: FirstLayer,
   holds = (reference.dominant == 0 and reference.dead < wide.dead
            and (unclipped.dominant > 0 or unclipped.dead > reference.dead))
   text = '; '.join(f'{r.name} (epoch {r.epoch}) {r.dead} dead, {r.dominant} '
-                   f'dominant of {r.filters}'
+                   f'dominant of {r.filters} (RMS {r.rms_range[0]:.2f}-'
+                   f'{r.rms_range[1]:.2f}x the median)'
                    for r in (reference, wide, unclipped))
   return verdict(4, text, holds)
 
@@ -454,14 +459,19 @@ def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
                                           * se[:, 0])))
   random = set_means[-1].mean(-1)
   gap = mean.mean(0) / np.maximum(random, 1e-12)   # relative, per layer
+  in_se = mean / np.maximum(se, 1e-12)
   notes = [f'{layers[0]}: ' + ', '.join(
       f'{p} {set_means[k, 0].mean():.3f}' for k, p in enumerate(parts))
-           + f' vs random {random[0]:.3f} (gaps {", ".join(f"{m:.3f}±{s:.3f}" for m, s in zip(mean[:, 0], se[:, 0]))} SE)']
+           + f' vs random {random[0]:.3f} (below by '
+           + ', '.join(f'{m:.4f} = {r:.1f} SE' for m, r in
+                       zip(mean[:, 0], in_se[:, 0])) + ')']
   holds = below
   if len(layers) > 1:
     holds = holds and gap[1] < gap[0]
-    notes.append(f'relative gap {layers[0]} {gap[0]:.2f}, {layers[1]} '
-                 f'{gap[1]:.2f}')
+    notes.append(f'relative gap {layers[0]} {gap[0]:.3f}, {layers[1]} '
+                 f'{gap[1]:.3f} (' + ', '.join(
+                     f'{p} {g:.3f}' for p, g in
+                     zip(parts, mean[:, 1] / max(random[1], 1e-12))) + ')')
   return verdict(6, '; '.join(notes), holds)
 
 
