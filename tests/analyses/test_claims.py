@@ -280,14 +280,16 @@ def test_correspondence_criterion():
   good[:3, 1] = 0.070 + 0.005 * rng.normal(size=(3, sets))
   good[3, 1] = 0.072 + 0.005 * rng.normal(size=sets)
   parts, layers = ('left_eye', 'right_eye', 'nose'), ('conv5', 'fc7')
-  assert claims.judge_correspondence(parts, layers, good).holds
+  # `is True`, as the scorecard counts: a numpy bool would not be counted.
+  assert claims.judge_correspondence(parts, layers, good).holds is True
   one_part_random = good.copy()   # the nose no better than random masks
   one_part_random[2, 0] = good[3, 0] + 0.002
   assert not claims.judge_correspondence(parts, layers,
                                          one_part_random).holds
   wider_at_top = good.copy()
   wider_at_top[:3, 1] = 0.03
-  assert not claims.judge_correspondence(parts, layers, wider_at_top).holds
+  assert claims.judge_correspondence(parts, layers,
+                                     wider_at_top).holds is False
 
 
 def test_standard_error_matches_formula():
@@ -327,3 +329,10 @@ def test_strongest_units_by_sorting():
     want = want[want > 0][:3]
     np.testing.assert_array_equal(values, want)
   assert 2 not in channel and (channel == 4).sum() == 2
+
+
+def test_verdicts_hold_python_bools():
+  # The judges compute with numpy; the scorecard counts `holds is True`.
+  assert claims.verdict(6, 'x', np.True_).holds is True
+  assert claims.verdict(6, 'x', np.bool_(False)).holds is False
+  assert claims.missing(6, 'needs parts').holds is None

@@ -151,8 +151,10 @@ PAPER = {
 
 def verdict(claim: int, measured: str, holds: bool | None) -> Verdict:
   paper, _, criterion = PAPER[claim]
+  # A Python bool: the judges compute with numpy, and np.True_ is not True
+  # (the scorecard counts `holds is True`).
   return Verdict(claim, f'{paper}: {PAPER[claim][1]}', criterion, measured,
-                 holds)
+                 None if holds is None else bool(holds))
 
 
 def missing(claim: int, what: str) -> Verdict:
