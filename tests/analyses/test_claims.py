@@ -191,11 +191,14 @@ def test_first_layer_counts():
   peak[4] = 0.0            # never fires: dead
   counts = claims.first_layer('run', 3, kernel, peak)
   assert (counts.filters, counts.dead, counts.dominant) == (10, 2, 1)
+  rms = [np.sqrt(np.mean(kernel[..., c] ** 2)) for c in range(10)]
+  assert counts.rms_range == pytest.approx(
+      (min(rms) / np.median(rms), max(rms) / np.median(rms)))
 
 
 def test_filters_criterion():
   def run(dead, dominant):
-    return claims.FirstLayer('r', 5, 32, dead, dominant)
+    return claims.FirstLayer('r', 5, 32, dead, dominant, (0.5, 2.0))
   assert claims.judge_filters(run(0, 0), run(4, 0), run(0, 1)).holds
   assert claims.judge_filters(run(1, 0), run(4, 0), run(3, 0)).holds
   assert not claims.judge_filters(run(0, 1), run(4, 0), run(0, 1)).holds

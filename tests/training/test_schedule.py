@@ -70,4 +70,3 @@ def test_cuts_divide_at_the_named_epochs_whatever_the_error():
     state = schedule.update(state, e, patience=2, cut=epoch == 2)
     rates.append(float(state.learning_rate))
   assert rates == pytest.approx([0.01, 0.001, 0.001, 1e-4, 1e-4])
-

@@ -367,7 +367,7 @@ class FirstLayer(NamedTuple):
   filters: int
   dead: int
   dominant: int
-  rms_range: tuple[float, float] = (float('nan'), float('nan'))
+  rms_range: tuple[float, float]
 
 
 def first_layer(name: str, epoch: int, kernel: np.ndarray,
@@ -460,7 +460,8 @@ def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
   below = bool(np.all((mean[:, 0] > 0) & (mean[:, 0] >= STANDARD_ERRORS
                                           * se[:, 0])))
   random = set_means[-1].mean(-1)
-  gap = mean.mean(0) / np.maximum(random, 1e-12)   # relative, per layer
+  relative = mean / np.maximum(random, 1e-12)      # (P, L)
+  gap = relative.mean(0)                           # per layer
   in_se = mean / np.maximum(se, 1e-12)
   notes = [f'{layers[0]}: ' + ', '.join(
       f'{p} {set_means[k, 0].mean():.3f}' for k, p in enumerate(parts))
@@ -472,8 +473,8 @@ def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
     holds = holds and gap[1] < gap[0]
     notes.append(f'relative gap {layers[0]} {gap[0]:.3f}, {layers[1]} '
                  f'{gap[1]:.3f} (' + ', '.join(
-                     f'{p} {g:.3f}' for p, g in
-                     zip(parts, mean[:, 1] / max(random[1], 1e-12))) + ')')
+                     f'{p} {g:.3f}' for p, g in zip(parts, relative[:, 1]))
+                 + ')')
   return verdict(6, '; '.join(notes), holds)
 
 

@@ -4,8 +4,8 @@ ZF and Krizhevsky et al. divided the learning rate by 10 by hand whenever the
 validation error stopped improving. `update` does the same once per epoch:
 when the validation error has not improved on the best seen so far by more
 than `min_delta` for `patience` epochs in a row, the rate is multiplied by
-`factor` and the count starts again. Epochs named in `cut` divide the rate
-whatever the error: the paper's hand annealing at chosen epochs.
+`factor` and the count starts again. With `cut` the rate is divided whatever
+the error: the paper's hand annealing at chosen epochs (`config.rate_cuts`).
 
 The state is a small pytree of numpy scalars so that it is checkpointed with
 the parameters and a resumed run decays at exactly the same epochs.
@@ -46,10 +46,10 @@ def update(state: PlateauState, val_error: float, *, patience: int,
            cut: bool = False) -> PlateauState:
   """The state after one epoch whose validation error is `val_error`; with
   `cut`, the rate is divided at this epoch in any case (the plateau count
-  starts again, the best error is kept)."""
-  best = min(float(state.best_error), val_error)
+  starts again; the best error becomes the lower of the two)."""
   if cut:
-    return _state(state.learning_rate * factor, best, 0,
+    return _state(state.learning_rate * factor,
+                  min(float(state.best_error), val_error), 0,
                   int(state.num_decays) + 1)
   if val_error < state.best_error - min_delta:
     return _state(state.learning_rate, val_error, 0, state.num_decays)
