@@ -15,7 +15,7 @@
     checkpoint and every option (`top9_conv1_maps9.json`).
 
 Standard library only at import, like `options` (`Staging` reads
-`figures.site.alive` when a command runs).
+`figures.site.remove_abandoned` when a command runs).
 """
 
 from __future__ import annotations
@@ -116,13 +116,9 @@ class Staging:
   def _remove_stale(self) -> None:
     """Staging folders of killed runs (their process is gone)."""
     # pylint: disable-next=g-import-not-at-top
-    from zfjax.figures.site import alive  # run time only: parsing stays light
-    if not self.out_dir.is_dir():
-      return
-    for entry in self.out_dir.glob(f'{_STAGING}*'):
-      pid = entry.name[len(_STAGING):]
-      if pid.isdigit() and not alive(int(pid)):
-        shutil.rmtree(entry, ignore_errors=True)
+    from zfjax.figures import site  # run time only: parsing stays light
+    if self.out_dir.is_dir():
+      site.remove_abandoned(self.out_dir, f'{_STAGING}*')
 
   def __enter__(self) -> Staging:
     return self

@@ -111,14 +111,22 @@ def staging(target: pathlib.Path) -> pathlib.Path:
   rename) to build into. Folders left by builds whose process is gone are
   removed first."""
   target.parent.mkdir(parents=True, exist_ok=True)
-  for old in target.parent.glob(f'.{target.name}.*-*'):
-    pid = old.name.rsplit('-', 1)[-1]
-    if pid.isdigit() and not alive(int(pid)):
-      shutil.rmtree(old, ignore_errors=True)
+  remove_abandoned(target.parent, f'.{target.name}.*-*')
   path = target.parent / f'.{target.name}.building-{os.getpid()}'
   shutil.rmtree(path, ignore_errors=True)
   path.mkdir()
   return path
+
+
+def remove_abandoned(folder: pathlib.Path, pattern: str) -> None:
+  """Removes the entries of `folder` matching `pattern` whose names end in
+  `-<pid>` of a process that is gone: the staging folders of killed runs
+  (a running process's own are kept). Shared by sites and by
+  `commands.outputs.Staging`."""
+  for entry in folder.glob(pattern):
+    pid = entry.name.rsplit('-', 1)[-1]
+    if pid.isdigit() and not alive(int(pid)):
+      shutil.rmtree(entry, ignore_errors=True)
 
 
 def alive(pid: int) -> bool:
