@@ -67,6 +67,10 @@ def test_settling_criterion():
                       [0.2, 0.3, 0.5, 0.7, 0.9, 1]])
   verdict = claims.judge_settling(layers, epochs, ordered)
   assert verdict.holds and 'conv1 1, conv2 3, conv3 5' in verdict.measured
+  assert '(of kept epochs 1-6)' in verdict.measured
+  # Kept epochs with gaps are written as runs.
+  gappy = claims.judge_settling(layers, [1, 2, 3, 5, 7, 8], ordered)
+  assert '(of kept epochs 1-3, 5, 7-8)' in gappy.measured
   assert not claims.judge_settling(layers, epochs, ordered[::-1]).holds
   # All at once: the first does not settle before the top.
   assert not claims.judge_settling(layers, epochs,

@@ -265,8 +265,20 @@ def judge_settling(layers: Sequence[str], epochs: Sequence[int],
   rho = _rank_correlation(np.arange(len(layers)), np.array(settled))
   holds = settled[0] < settled[-1] and rho > DEPTH_CORRELATION
   first = ', '.join(f'{l} {e}' for l, e in zip(layers, settled))
-  return verdict(2, f'settling epoch {first} (of {list(epochs)}); rank '
-                 f'correlation with depth {rho:.2f}', holds)
+  return verdict(2, f'settling epoch {first} (of kept epochs '
+                 f'{_spans(epochs)}); rank correlation with depth {rho:.2f}',
+                 holds)
+
+
+def _spans(numbers: Sequence[int]) -> str:
+  """Ascending integers as runs: [1, 2, 3, 5, 7, 8] -> '1-3, 5, 7-8'."""
+  runs: list[list[int]] = []
+  for n in numbers:
+    if runs and n == runs[-1][1] + 1:
+      runs[-1][1] = n
+    else:
+      runs.append([n, n])
+  return ', '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in runs)
 
 
 # ----------------------------------------------------------- 3: Fig. 5
