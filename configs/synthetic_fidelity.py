@@ -43,9 +43,9 @@ Does not hold: 4 (Fig. 6: 0 dead and 0 dominant filters in all three runs
 at epoch 8, RMS within 0.66-1.35x the median; docs/claims.md says why a
 run of this length cannot show it), 7 (§5.2: pretrained beats scratch,
 76.2 vs 10.3 % at 1/class, but the best linear-SVM layer is conv4, 97.8 %,
-conv5 95.8 %). Over seeds 0-2: claims 1, 2, 3, 5 hold on all three, 6 on
-two (seed 1: fc7's gap 0.151 above conv5's 0.106), 7 on none (conv4 first
-by 0.2-2 points).
+conv5 95.8 %). Over seeds 0-3: claims 1, 2, 3, 5 hold on all four, 6 on
+three (seed 1: fc7's gap 0.151 above conv5's 0.106), 7 on none (conv4 first
+by 0.2-2.0 points).
 """
 
 from zfjax.training import defaults
