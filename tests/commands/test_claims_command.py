@@ -7,8 +7,10 @@ import os
 
 import pytest
 
+from zfjax.analyses import claims
 from zfjax.commands import convert as convert_command
 from zfjax.commands import visualize
+from zfjax.figures import tables
 from zfjax.networks import convert
 from shared import random_state_dict
 
@@ -73,3 +75,17 @@ def test_claims_that_need_boxes_say_so_on_another_data_set(alexnet, capsys):
   assert 'novel classes' in rows[7]['measured']
   assert 'needs runs with conv1' in rows[4]['measured']
   assert all(f'claim {c}: not measured' in printed for c in rows)
+
+
+def test_the_count_in_the_title_leaves_out_unmeasured_claims():
+  def verdicts(*holds):
+    return [claims.Verdict(i + 1, 'Fig.', 'criterion', 'numbers', h)
+            for i, h in enumerate(holds)]
+  assert tables.count_claims(verdicts(True, False, True)) == (
+      '2 of 3 claims hold')
+  # Not measured is neither held nor failed: 5 of the 6 measured hold.
+  assert tables.count_claims(verdicts(True, True, True, None, True, True,
+                                      False)) == (
+      '5 of 6 measured claims hold (1 not measured)')
+  assert tables.count_claims(verdicts(None, None)) == (
+      '0 of 0 measured claims hold (2 not measured)')

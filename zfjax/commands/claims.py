@@ -59,8 +59,7 @@ def claims_command(args: argparse.Namespace, run,
   print(tables.format_claims(verdicts))
   title = (f'{os.path.basename(os.path.normpath(run.workdir))}: '
            f'{run.spec.name} on {run.config.dataset}, epoch {run.epoch}; '
-           f'{sum(v.holds is True for v in verdicts)} of {len(verdicts)} '
-           f'claims hold')
+           f'{tables.count_claims(verdicts)}')
   return [pathlib.Path(tables.write_claims_csv(out_dir / 'claims.csv',
                                                verdicts)),
           pathlib.Path(plots.claims_page(out_dir / 'claims.png', verdicts,

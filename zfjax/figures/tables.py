@@ -189,6 +189,18 @@ def write_claims_csv(path: str | os.PathLike,
   return os.fspath(path)
 
 
+def count_claims(verdicts: Sequence[Verdict]) -> str:
+  """How many claims hold, of those measured: '5 of 7 claims hold', or '5
+  of 6 measured claims hold (1 not measured)' where a run lacked what some
+  claim needs, so that a missing measurement is not read as a failure."""
+  held = sum(v.holds is True for v in verdicts)
+  missing = sum(v.holds is None for v in verdicts)
+  if not missing:
+    return f'{held} of {len(verdicts)} claims hold'
+  return (f'{held} of {len(verdicts) - missing} measured claims hold '
+          f'({missing} not measured)')
+
+
 def format_claims(verdicts: Sequence[Verdict]) -> str:
   """The scorecard as text: claim, the paper's figure, verdict, numbers."""
   lines = [f'{"claim":<6}{"paper":<18}{"verdict":<15}measured']
