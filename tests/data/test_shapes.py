@@ -57,6 +57,72 @@ def test_catalogue():
   assert all(len(p) >= 2 for p in shapes.PART_NAMES)
 
 
+def _upright(label, novel=False, size=64):
+  """Class `label` centred, upright and unjittered: (size, size) coverage
+  in [0, 1] of its body, with detail parts at 0.4 (the background and
+  noise cancel, as in `_coverage`)."""
+  scene = shapes.sample_scene(np.random.default_rng(label), label, size,
+                              novel=novel)
+  scene = scene._replace(center=np.array([0.5, 0.5]), angle_deg=0.0,
+                         jitter=np.zeros(4))
+  hi = _plain(scene, (255.0,) * 3, (_GREY + 0.4 * (255 - _GREY),) * 3)
+  lo = _plain(scene, (0.0,) * 3, (_GREY,) * 3)
+  diff = (shapes.render(hi, size).image.astype(float)
+          - shapes.render(lo, size).image.astype(float))
+  return diff.mean(axis=-1) / 255.0
+
+
+def _every_class():
+  return ([(label, False) for label in range(shape_classes.MAX_CLASSES)]
+          + [(label, True) for label in range(shapes.NUM_NOVEL_CLASSES)])
+
+
+def test_every_class_is_its_own_mirror_image():
+  """Training flips images left-right and keeps the label."""
+  for label, novel in _every_class():
+    image = _upright(label, novel)
+    assert np.abs(image - image[:, ::-1]).max() < 0.05, (label, novel)
+
+
+def test_no_two_classes_look_alike():
+  """Every two classes of the catalogue and the novel set differ, upright
+  at 64 px, in at least an eye's area (about 20 pixels) -- composites share
+  slots, so this checks that no two of them coincide."""
+  images = np.stack([_upright(label, novel) for label, novel in
+                     _every_class()])
+  flat = images.reshape(len(images), -1)
+  differing = (np.abs(flat[:, None] - flat[None]) > 0.3).sum(-1)
+  np.fill_diagonal(differing, flat.shape[1])
+  assert differing.min() >= 20, np.unravel_index(differing.argmin(),
+                                                 differing.shape)
+
+
+def test_composites_share_their_parts():
+  """The classes after the 24 drawn ones are one choice per slot -- outline,
+  top, inside, bottom -- named by their choices: each part recurs in other
+  classes, and every two differ in at least two slots."""
+  designs = []
+  for label in range(24, shape_classes.MAX_CLASSES):
+    parts = shape_classes.parts(label, np.zeros(4))
+    outline = shape_classes.ALL_CLASS_NAMES[label].split('_')[0]
+    # The top is drawn in the body's colour, inside and bottom as details.
+    top = [n for n, role, _ in parts[1:] if role == 'body'] or ['none']
+    detail = [n for n, role, _ in parts[1:] if role == 'detail'] + ['none']
+    designs.append((outline, top[0], detail[0], detail[1]))
+    assert parts[0][0] == 'body' and len(parts) <= len(top) + len(detail) + 1
+    assert shape_classes.ALL_CLASS_NAMES[label] == '_'.join(
+        d for d in designs[-1] if d != 'none')
+  assert len(designs) == shape_classes.NUM_COMPOSITES
+  for slot in range(1, 4):
+    counts = {}
+    for d in designs:
+      counts[d[slot]] = counts.get(d[slot], 0) + 1
+    assert min(counts.values()) >= 5, counts
+  for i, a in enumerate(designs):
+    for b in designs[:i]:
+      assert sum(x != y for x, y in zip(a, b)) >= 2, (a, b)
+
+
 def test_same_seed_same_bytes():
   for split in shapes.SPLITS:
     for index in (0, 7, 1234):
@@ -234,7 +300,7 @@ def test_more_classes_cycle_through_the_catalogue():
   for index in (0, 13, 23, 24, 61):
     assert shapes.example('validation', index, 32, world=world)[1] == index % 24
   with pytest.raises(Exception, match='num_classes'):
-    shapes.example('train', 0, 32, world=shapes.World(num_classes=25))
+    shapes.example('train', 0, 32, world=shapes.World(num_classes=shape_classes.MAX_CLASSES + 1))
 
 
 def _same_but(scene, other, fields):

@@ -45,6 +45,20 @@ def tiny():
   return params, x.astype(np.float32)
 
 
+def test_zero_head_starts_every_image_at_the_same_logits(tiny):
+  """Only the last layer's weights change, to zero, so the logits are its
+  biases whatever the image (softmax: uniform, loss ln C)."""
+  params, x = tiny
+  zero = models.init_params(jax.random.PRNGKey(0), TINY, weight_std=None,
+                            bias_value=0.1, zero_head=True)
+  assert not np.any(zero['fc4']['kernel'])
+  for name in ('conv1', 'conv2', 'fc3'):
+    np.testing.assert_array_equal(zero[name]['kernel'],
+                                  params[name]['kernel'])
+  logits = models.apply(zero, x, TINY)
+  np.testing.assert_allclose(logits, np.full((3, 3), 0.1), atol=1e-7)
+
+
 def test_forward_and_trace_match_numpy(tiny):
   params, x = tiny
   logits, trace = jax.jit(models.forward_trace, static_argnums=2)(params, x,

@@ -4,9 +4,10 @@ Each class is a function of 4 jitter values in [-1, 1] (small per-example
 variations of the geometry) that returns the object's parts in drawing
 order, in the object's own frame (a disc of radius 1, y down, x right).
 `shapes` places, colours and renders them. A world uses the catalogue's
-first `num_classes` (12 by default, up to 24). The novel classes are the
-transfer experiment's (ZF §5.2): objects the built-in model never saw, made
-of the same kinds of parts.
+first `num_classes` (12 by default, up to 96): 24 drawn classes, then 72
+composites, each one choice of outline, top, inside and bottom. The novel
+classes are the transfer experiment's (ZF §5.2): objects the built-in model
+never saw, made of the same kinds of parts.
 """
 
 from __future__ import annotations
@@ -230,6 +231,98 @@ def _castle(j):
           ('window', 'detail', [_circle(-0.1, 0.0, 0.12 + 0.02 * j[2])])]
 
 
+# Classes 25-96: composites. Each is one choice per slot -- an outline (the
+# body), something on top, something inside, something below -- so that
+# many classes share each part and differ in others, as ImageNet's 1,000
+# classes share wheels, eyes and legs. With only 24 classes the top layers
+# learnt features specific to them, and on the novel classes a linear SVM
+# did best on conv4 (ZF §5.2 found the top layers best: docs/claims.md).
+# Every slot is mirror-symmetric; top and bottom differ, so no composite
+# looks the same turned by half a turn. No slot is a novel class's
+# distinctive part (antennas, rings, sticks), so the novel classes stay new.
+_OUTLINES = {
+    'oval': lambda j: ('ellipse', 0.0, 0.0, 0.5, 0.78 + 0.04 * j, 0.0),
+    'block': lambda j: ('box', 0.0, 0.0, 0.5, 0.7 + 0.04 * j, 0.12, 0.0),
+    'disc': lambda j: _circle(0.0, 0.0, 0.55 + 0.03 * j),
+    'diamond': lambda j: ('poly', ((-0.6, 0.0), (0.0, -0.8 - 0.04 * j),
+                                   (0.6, 0.0), (0.0, 0.8 + 0.04 * j))),
+    'hexagon': lambda j: ('poly', ((-0.55, -0.35), (-0.55, 0.35),
+                                   (0.0, 0.75 + 0.04 * j), (0.55, 0.35),
+                                   (0.55, -0.35), (0.0, -0.75 - 0.04 * j))),
+    'pill': lambda j: ('box', 0.0, 0.0, 0.45, 0.85, 0.4 + 0.03 * j, 0.0),
+}
+_TOPS = {
+    'none': lambda j: [],
+    'ears': lambda j: [_circle(-0.6, -0.45 - 0.03 * j, 0.2),
+                       _circle(-0.6, 0.45 + 0.03 * j, 0.2)],
+    'horns': lambda j: [('poly', ((-0.4, -0.5), (-0.4, -0.2),
+                                  (-0.95, -0.5 - 0.05 * j))),
+                        ('poly', ((-0.4, 0.5), (-0.4, 0.2),
+                                  (-0.95, 0.5 + 0.05 * j)))],
+    'hat': lambda j: [('box', -0.68, 0.0, 0.2, 0.32 + 0.03 * j, 0.0, 0.0)],
+    'spike': lambda j: [('poly', ((-0.4, -0.2), (-0.4, 0.2),
+                                  (-0.95 - 0.03 * j, 0.0)))],
+}
+_INSIDES = {
+    'eyes': lambda j: [_circle(-0.12, -0.3, 0.13 + 0.02 * j),
+                       _circle(-0.12, 0.3, 0.13 + 0.02 * j)],
+    'bar': lambda j: [('box', 0.1, 0.0, 0.08, 0.42 + 0.04 * j, 0.0, 0.0)],
+    'dot': lambda j: [_circle(0.05, 0.0, 0.2 + 0.02 * j)],
+    'slot': lambda j: [('box', 0.0, 0.0, 0.3 + 0.03 * j, 0.08, 0.0, 0.0)],
+    'squares': lambda j: [('box', 0.1, -0.3, 0.12, 0.12 + 0.02 * j, 0.0, 0.0),
+                          ('box', 0.1, 0.3, 0.12, 0.12 + 0.02 * j, 0.0, 0.0)],
+    'triangle': lambda j: [('poly', ((-0.25, 0.0), (0.25, -0.28 - 0.03 * j),
+                                     (0.25, 0.28 + 0.03 * j)))],
+}
+_BOTTOMS = {
+    'none': lambda j: [],
+    'legs': lambda j: [('box', 0.72, -0.35, 0.24, 0.07 + 0.02 * j, 0.0, 0.0),
+                       ('box', 0.72, 0.35, 0.24, 0.07 + 0.02 * j, 0.0, 0.0)],
+    'feet': lambda j: [('ellipse', 0.62, -0.4, 0.13, 0.24 + 0.03 * j, 0.0),
+                       ('ellipse', 0.62, 0.4, 0.13, 0.24 + 0.03 * j, 0.0)],
+    'base': lambda j: [('box', 0.76, 0.0, 0.1, 0.6 + 0.04 * j, 0.0, 0.0)],
+    'tail': lambda j: [('poly', ((0.4, -0.12), (0.4, 0.12),
+                                 (0.92 + 0.03 * j, 0.0)))],
+}
+NUM_COMPOSITES = 72
+
+
+def _composite_designs(count: int, seed: int = 0) -> list[tuple[str, ...]]:
+  """`count` (outline, top, inside, bottom) choices, every two differing in
+  at least two slots, drawn in a fixed order from a seeded shuffle of all
+  choices with a top or a bottom and top != bottom in kind."""
+  every = [(o, t, i, b) for o in _OUTLINES for t in _TOPS for i in _INSIDES
+           for b in _BOTTOMS if (t, b) != ('none', 'none')]
+  order = np.random.default_rng(seed).permutation(len(every))
+  chosen = []
+  for k in order:
+    design = every[k]
+    if all(sum(a != b for a, b in zip(design, c)) >= 2 for c in chosen):
+      chosen.append(design)
+    if len(chosen) == count:
+      return chosen
+  raise AssertionError(f'only {len(chosen)} designs differ in two slots')
+
+
+def _composite(design: tuple[str, ...]):
+  outline, top, inside, bottom = design
+
+  def parts(j):
+    out = [('body', 'body', [_OUTLINES[outline](j[0])])]
+    if top != 'none':
+      out.append((top, 'body', _TOPS[top](j[1])))
+    out.append((inside, 'detail', _INSIDES[inside](j[2])))
+    if bottom != 'none':
+      out.append((bottom, 'detail', _BOTTOMS[bottom](j[3])))
+    return out
+  return parts
+
+
+_COMPOSITES = tuple(('_'.join(d for d in design if d != 'none'),
+                     _composite(design))
+                    for design in _composite_designs(NUM_COMPOSITES))
+
+
 _CLASSES = (
     ('round_face', _round_face),
     ('square_face', _square_face),
@@ -255,7 +348,7 @@ _CLASSES = (
     ('spider', _spider),
     ('butterfly', _butterfly),
     ('castle', _castle),
-)
+) + _COMPOSITES
 # The catalogue; a world uses its first `num_classes` (`shapes.World`).
 ALL_CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _CLASSES)
 MAX_CLASSES = len(ALL_CLASS_NAMES)

@@ -74,7 +74,7 @@ _NO_COLORS = np.zeros((0, 3))
 class World(NamedTuple):
   """What a built-in data set varies beyond image size and seed.
 
-  num_classes: the catalogue's first N classes (`shape_classes`), 1..24.
+  num_classes: the catalogue's first N classes (`shape_classes`), 1..96.
   occluders: probability that an image has a partial occluder, a random
     blob or bar drawn in front of the object and covering part of it.
   dark_details: every object's detail parts (eyes, noses, wheels, doors)

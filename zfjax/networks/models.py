@@ -60,13 +60,16 @@ jax.tree_util.register_pytree_with_keys(
 
 def init_params(rng: jax.Array, spec: Spec, image_size: int | None = None, *,
                 weight_std: float | None = 0.01,
-                bias_value: float | None = None) -> Params:
+                bias_value: float | None = None,
+                zero_head: bool = False) -> Params:
   """Fresh parameters for `spec` at `image_size` pixels (default: native).
 
   Weights are zero-mean Gaussian with `weight_std` (the paper's 1e-2), or
   He-scaled (std sqrt(2 / fan_in)) when it is None. Biases take each layer's
   `bias_init` from the spec (the paper's choices) unless `bias_value` is
-  given, which then applies to every layer.
+  given, which then applies to every layer. `zero_head`: the last layer's
+  weights start at zero (big_vision's `head_zeroinit`), so every image
+  starts with the same logits.
   """
   in_shapes = input_shapes(spec, image_size)
   params = {}
@@ -86,6 +89,8 @@ def init_params(rng: jax.Array, spec: Spec, image_size: int | None = None, *,
     fan_in = int(np.prod(shape[:-1]))
     std = np.sqrt(2.0 / fan_in) if weight_std is None else weight_std
     bias = layer.bias_init if bias_value is None else bias_value
+    if zero_head and layer is spec.layers[-1]:
+      std = 0.0
     params[layer.name] = {
         'kernel': std * jax.random.normal(key, shape, jnp.float32),
         'bias': jnp.full((layer.features,), bias, jnp.float32),

@@ -28,6 +28,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.weight_std = config_dict.placeholder(float)
   c.weight_std = 0.01
   c.bias_value = config_dict.placeholder(float)  # None: the spec's choice
+  # The classifier's weights start at zero (big_vision's head_zeroinit):
+  # random ones give each image random logits, and with many classes
+  # reducing that noise was the net's first move -- it silenced conv5 and
+  # never left chance (docs/claims.md, v5).
+  c.zero_head = False
   c.clip_radius = config_dict.placeholder(float)  # None: no clipping
 
   # Data (zfjax.data.pipeline).

@@ -175,7 +175,8 @@ def initial_state(config: ml_collections.ConfigDict, spec: Spec,
   copied in, from its `plan`), zero momentum, the first rate."""
   params = models.init_params(jax.random.key(config.seed), spec,
                               config.crop_size, weight_std=config.weight_std,
-                              bias_value=config.bias_value)
+                              bias_value=config.bias_value,
+                              zero_head=config.get('zero_head', False))
   frozen = frozenset()
   if plan is not None:
     params, frozen = plan.initial_params(params), plan.frozen
