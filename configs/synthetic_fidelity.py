@@ -5,11 +5,12 @@ r"""The fidelity run: a built-in world rich enough for the paper's findings.
   python visualize.py --workdir workdir/fidelity claims \
       --siblings workdir/fidelity_11x11 workdir/fidelity_noclip
 
-The small ZFNet on 96x96 images (84x84 crops) of all 24 built-in classes,
-with feature scale clipping (ZF §3), every epoch kept for Fig. 4. Variants
-(the sibling runs of claim 4, ZF Fig. 6), each trained for half as many
-epochs (the scorecard compares them with this run's checkpoint of the same
-epoch, which the rate cut after epoch 12 has not yet touched):
+The small ZFNet on 96x96 images (84x84 crops) of all 96 built-in classes
+(24 drawn, 72 composites of shared parts), with feature scale clipping
+(ZF §3), every epoch kept for Fig. 4. Variants (the sibling runs of claim
+4, ZF Fig. 6), each trained for half as many epochs (the scorecard compares
+them with this run's checkpoint of the same epoch, which the rate cut after
+epoch 12 has not yet touched):
 
   configs/synthetic_fidelity.py:conv1_11x11s4  conv1 11x11 stride 4
       (`zfnet_small_11x11s4`), the AlexNet-style first layer
@@ -20,32 +21,31 @@ epoch, which the rate cut after epoch 12 has not yet touched):
   python train.py --config configs/synthetic_fidelity.py:no_clipping \
       --workdir workdir/fidelity_noclip
 
-Measured 2026-12-06 on the 2-core CPU, alone (v4, this config): 11.7 min
-for the 16 epochs (seeds 1 and 2: 10.9 and 10.7 min). Validation top-1
-error 94.8, 84.2, 41.1, 20.4, 7.3, 4.4, 1.5, 2.2, 1.0, 1.0, 0.9, 0.6 %
-after epochs 1-12, then at the cut rate 0.17, 0.17, 0.12, 0.12 %; final
-10-crop 0.08 % (2 of 2,400 images; the same on seeds 1 and 2). The two
-siblings together: 9.3 and 10.1 min. The no_clipping sibling gave the
+Measured 2026-12-06 on the 2-core CPU, alone (v5, this config): 11.9 min
+for the 16 epochs. Validation top-1 error 99.0, 98.7, 97.6, 81.2, 41.4,
+24.0, 12.5, 7.7, 7.0, 4.1, 2.6, 3.0 % after epochs 1-12, then at the cut
+rate 0.92, 0.79, 0.75, 0.75 %; final 10-crop 0.62 % (15 of 2,400 images).
+The two siblings together: 9.6 min; the no_clipping one gave the
 reference's numbers through its 8 epochs (clipping never acts: the largest
-conv1 filter RMS is 0.076 after 16 epochs); the conv1_11x11s4 sibling
-4.2 % after 8 (10-crop 1.83 %).
+conv1 filter RMS is 0.099 after 16 epochs), the conv1_11x11s4 one 19.3 %
+after 8 (10-crop 16.4 %).
 
-Its scorecard (`visualize.py claims --siblings ...`, 3.8 min the first
-time with claim 7's transfer runs, about 72 s with them made; docs/claims.md
-has the numbers and the earlier versions): 5 of 7 claims hold. Holds: 1
-(Fig. 2: 0.58 of |projection| inside the box, share 0.46), 2 (Fig. 4:
-settling epochs conv1 4, conv2 11, conv3 9, conv4 9, conv5 12; rank
-correlation 0.67), 3 (Fig. 5: conv1 0.63 / 0.47 vs fc7 0.20 / 0.18 for
-translation / scale), 5 (Fig. 7: p(true) 0.094 lower on the object than
-off it; lowest inside the box in 96 % of images), 6 (Table 1: conv5 parts
-below random by 3.4-5.9 SE; fc7's relative gap 0.062 below conv5's 0.076).
-Does not hold: 4 (Fig. 6: 0 dead and 0 dominant filters in all three runs
-at epoch 8, RMS within 0.66-1.35x the median; docs/claims.md says why a
-run of this length cannot show it), 7 (§5.2: pretrained beats scratch,
-76.2 vs 10.3 % at 1/class, but the best linear-SVM layer is conv4, 97.8 %,
-conv5 95.8 %). Over seeds 0-3: claims 1, 2, 3, 5 hold on all four, 6 on
-three (seed 1: fc7's gap 0.151 above conv5's 0.106), 7 on none (conv4 first
-by 0.2-2.0 points).
+Its scorecard (`visualize.py claims --siblings ...`, 3.9 min the first
+time with claim 7's transfer runs; docs/claims.md has the numbers and the
+earlier versions): 5 of 7 claims hold. Holds: 1 (Fig. 2: 0.58 of
+|projection| inside the box, share 0.44), 2 (Fig. 4: settling epochs conv1
+5, conv2 7, conv3 9, conv4 10, conv5 12; rank correlation 1.00), 3 (Fig. 5:
+conv1 0.81 / 0.59 vs fc7 0.23 / 0.23 for translation / scale), 5 (Fig. 7:
+p(true) 0.204 lower on the object than off it; lowest inside the box in
+75 % of images), 7 (§5.2: pretrained 89.5 vs scratch 10.3 % at 1/class;
+best linear-SVM layer fc7, 98.4 %, conv4 98.2 %). Does not hold: 4 (Fig. 6:
+0 dead and 0 dominant filters in all three runs at epoch 8, RMS within
+0.61-1.32x the median; docs/claims.md says why a run of this length cannot
+show it), 6 (Table 1: conv5 parts below random by 5.5-13.8 SE, but fc7's
+relative gap 0.257 above conv5's 0.095). Over seeds 0-3 (10-crop error
+0.25-0.62 %): claims 1, 2, 3, 5 hold on all four, 7 on three (seed 3:
+conv4 99.0 %, fc6 and fc7 98.2 %), 6 on none (fc7's relative gap
+0.119-0.257 above conv5's 0.068-0.103).
 """
 
 from zfjax.training import defaults

@@ -54,7 +54,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.shapes.num_eval = 2_000
   c.shapes.seed = 0
   # The built-in world (zfjax.data.shapes.World): the catalogue's first
-  # num_classes classes (12 or up to 24), the probability that an image has
+  # num_classes classes (12 or up to 96), the probability that an image has
   # a partial occluder in front of its object, and detail parts darker than
   # the body.
   c.shapes.num_classes = 12
