@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from configs import tiny
 from zfjax.analyses import claims
 from zfjax.commands import convert as convert_command
 from zfjax.commands import visualize
@@ -58,6 +59,11 @@ def test_scorecard_of_a_tiny_run(tiny_run, alexnet, tmp_path, capsys):
     assert rows[claim]['criterion'] and rows[claim]['measured']
   for claim in rows:
     assert f'claim {claim}: ' in out
+  # Claim 6 draws its sets from the first face class's validation images:
+  # of configs/tiny.py's 64, whose labels cycle through its classes.
+  config = tiny.get_config()
+  faces = len(range(0, config.shapes.num_eval, config.shapes.num_classes))
+  assert rows[6]['measured'].startswith(f'{min(faces, 40)} frontal faces: ')
   assert os.path.getsize(_written(out, '.png')) > 10_000
 
 
