@@ -69,3 +69,13 @@ def test_11x11_analogue_matches_zfnet_small_above_its_first_layer():
     assert all(a[l.name] == b[l.name] for l in small.layers[2:])
   assert wide.layers[2:] == small.layers[2:]
   assert (wide.layers[0].kernel, wide.layers[0].stride) == (11, 4)
+
+
+def test_fidelity_validation_split_holds_the_faces_claim_6_draws_from():
+  """Labels cycle through the classes, so the validation split holds
+  num_eval / num_classes images of each; claim 6 wants 40 of one face."""
+  from configs import synthetic_fidelity  # pylint: disable=g-import-not-at-top
+  from zfjax.analyses import scorecard  # pylint: disable=g-import-not-at-top
+  shapes = synthetic_fidelity.get_config().shapes
+  assert (shapes.num_eval // shapes.num_classes
+          >= scorecard.CORRESPONDENCE_FACES)
