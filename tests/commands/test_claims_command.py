@@ -9,6 +9,7 @@ import pytest
 
 from configs import tiny
 from zfjax.analyses import claims
+from zfjax.analyses import scorecard
 from zfjax.commands import convert as convert_command
 from zfjax.commands import visualize
 from zfjax.figures import tables
@@ -63,7 +64,8 @@ def test_scorecard_of_a_tiny_run(tiny_run, alexnet, tmp_path, capsys):
   # of configs/tiny.py's 64, whose labels cycle through its classes.
   config = tiny.get_config()
   faces = len(range(0, config.shapes.num_eval, config.shapes.num_classes))
-  assert rows[6]['measured'].startswith(f'{min(faces, 40)} frontal faces: ')
+  assert rows[6]['measured'].startswith(
+      f'{min(faces, scorecard.CORRESPONDENCE_FACES)} frontal faces: ')
   assert os.path.getsize(_written(out, '.png')) > 10_000
 
 

@@ -336,8 +336,8 @@ def correspondences(run: workdirs.TrainedRun) -> claims.Verdict:
                                               set_size=5, num_sets=10)
   verdict = claims.judge_correspondence(data.part_names, table.layers,
                                         table.set_mean)
-  # A validation split of fewer than 40 images per class holds fewer faces,
-  # so say how many the sets were drawn from.
+  # A validation split with fewer images per class holds fewer faces, so
+  # say how many the sets were drawn from.
   return verdict._replace(
       measured=f'{len(data.images)} frontal faces: {verdict.measured}')
 
