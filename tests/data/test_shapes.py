@@ -1,6 +1,7 @@
 """The built-in data set: determinism, boxes against pixels, difficulty."""
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -351,13 +352,44 @@ def test_an_occluder_is_drawn_in_front_of_the_object():
 
 def test_world_names_its_prepared_directory():
   from zfjax.data import shapes_dataset  # pylint: disable=g-import-not-at-top
-  assert shapes_dataset._config(64, 20_000, 2_000, 0).name == (
-      '64px_train20000_val2000_seed0')
-  name = shapes_dataset._config(96, 100, 10, 1, world=shapes.World(24, 0.3))
-  assert name.name == '96px_train100_val10_seed1_c24_occ0.3'
-  name = shapes_dataset._config(64, 100, 10, 0, novel=True,
-                                world=shapes.World(24, 0.0, True))
-  assert name.name == 'novel_64px_train100_val10_seed0_dark'
+  def name(*args, **kwargs):
+    full = shapes_dataset._config(*args, **kwargs).name
+    stem, digest = full.rsplit('_', 1)
+    assert re.fullmatch('[0-9a-f]{8}', digest), full
+    return stem
+  assert name(64, 20_000, 2_000, 0) == '64px_train20000_val2000_seed0'
+  assert name(96, 100, 10, 1, world=shapes.World(24, 0.3)) == (
+      '96px_train100_val10_seed1_c24_occ0.3')
+  assert name(64, 100, 10, 0, novel=True,
+              world=shapes.World(24, 0.0, True)) == (
+                  'novel_64px_train100_val10_seed0_dark')
+
+
+def test_prepared_directory_changes_when_the_drawing_does(monkeypatch):
+  """A class drawn differently since a variant was prepared must not be
+  served from the old directory; a class outside the world changes
+  nothing."""
+  from zfjax.data import shapes_dataset  # pylint: disable=g-import-not-at-top
+  def name():
+    return shapes_dataset._config(32, 10, 10, 0).name
+  before = name()
+  assert name() == before
+  original = shape_classes._CLASSES
+
+  def lower_nose(j):  # the round face with its nose 0.1 lower
+    parts = original[0][1](j)
+    (y0, x0), (y1, x1), (y2, x2) = parts[-1][2][0][1]
+    nose = ('poly', ((y0 + 0.1, x0), (y1 + 0.1, x1), (y2 + 0.1, x2)))
+    return parts[:-1] + [('nose', 'detail', [nose])]
+  beyond = shapes.NUM_CLASSES  # the first class the default world lacks
+  monkeypatch.setattr(shape_classes, '_CLASSES', original[:beyond] + (
+      (original[beyond][0], lower_nose),) + original[beyond + 1:])
+  assert name() == before
+  monkeypatch.setattr(shape_classes, '_CLASSES',
+                      (('round_face', lower_nose),) + original[1:])
+  changed = name()
+  assert changed != before
+  assert changed.rsplit('_', 1)[0] == before.rsplit('_', 1)[0]
 
 
 def test_dark_details_are_darker_and_change_only_colours():

@@ -3,8 +3,11 @@
 Needs no download: `download_and_prepare()` renders every example from its
 seed. The config (image size, split sizes, seed) is part of the config name,
 so each variant is prepared once into its own directory of the data dir:
-<data_dir>/zfjax_shapes/<64px_train20000_val2000_seed0>/1.0.0/; a world
-other than the default adds its knobs (`_c24_occ0.5`).
+<data_dir>/zfjax_shapes/<64px_train20000_val2000_seed0_23e1c212>/1.0.0/; a
+world other than the default adds its knobs (`_c24_occ0.5`), and the last
+8 hex digits (`renders_digest`) change whenever the code would draw the
+variant differently, so that a directory prepared by an older catalogue is
+never read as this one.
 
 Features per example:
   image       (S, S, 3) uint8, stored as PNG (lossless: the stored pixels
@@ -21,6 +24,7 @@ split is example i.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pickle
@@ -52,6 +56,29 @@ class ShapesConfig(tfds.core.BuilderConfig):
   world: shapes.World = shapes.World()
 
 
+def renders_digest(image_size: int, seed: int, novel: bool = False,
+                   world: shapes.World = shapes.World()) -> str:
+  """8 hex digits that change whenever the code draws this variant's
+  examples differently: a hash of its first training example of every
+  class, as stored (PNG bytes, label, boxes), and of the class and part
+  names.
+
+  Part of the prepared directory's name, so that a catalogue or renderer
+  changed since a variant was prepared renders it afresh instead of
+  serving the old pixels under the new code's class names.
+  """
+  count = shapes.NUM_NOVEL_CLASSES if novel else world.num_classes
+  digest = hashlib.sha256(json.dumps(
+      [shapes.class_names(novel, count), shapes.part_names(novel)[:count]]
+  ).encode())
+  for png, label, box, part_boxes in shapes.encoded_examples(
+      'train', range(count), image_size=image_size, seed=seed, novel=novel,
+      world=world):
+    digest.update(png + np.int32(label).tobytes() + box.tobytes()
+                  + part_boxes.tobytes())
+  return digest.hexdigest()[:8]
+
+
 def _config(image_size: int, num_train: int, num_eval: int,
             seed: int, novel: bool = False,
             world: shapes.World = shapes.World()) -> ShapesConfig:
@@ -67,7 +94,8 @@ def _config(image_size: int, num_train: int, num_eval: int,
       ('dark_details', '_dark')) if key in knobs)
   return ShapesConfig(
       name=(f'{prefix}{image_size}px_train{num_train}_val{num_eval}'
-            f'_seed{seed}{suffix}'),
+            f'_seed{seed}{suffix}_'
+            + renders_digest(image_size, seed, novel, world)),
       description=f'{image_size}x{image_size} images, {num_train} train and '
                   f'{num_eval} validation examples, seed {seed}'
                   + (', novel classes' if novel else
