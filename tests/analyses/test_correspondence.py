@@ -119,6 +119,66 @@ def test_table_matches_masking_by_hand():
   assert 'random' in tables.format_correspondence(table)
 
 
+def test_mask_effects_match_masking_by_hand():
+  """Each image masked in numpy and run alone; logit changes against the
+  class the unmasked image is given, and its softmax probability."""
+  params = models.init_params(jax.random.PRNGKey(3), TINY, weight_std=None,
+                              bias_value=0.1)
+  rng = np.random.default_rng(2)
+  images = rng.normal(scale=60, size=(4, 16, 16, 3)).astype(np.float32)
+  boxes = np.array([[[2, 3, 7, 9], [0, 0, 16, 8]], [[0, 0, 4, 4], [5, 5, 9, 9]],
+                    [[10, 12, 16, 16], [1, 1, 3, 3]], [[4, 4, 12, 12], [0, 8, 8, 16]]],
+                   np.int32)
+  data = correspondence.PartImages(
+      images=images, part_names=('eye', 'nose'), part_boxes=boxes,
+      object_boxes=np.array([[0, 0, 16, 16]] * 4, np.int32),
+      labels=np.full(4, -1, np.int32))
+  effect = correspondence.mask_effects(params, TINY, data)
+
+  def logits(image):
+    return np.asarray(models.apply(params, image[None], TINY), np.float64)[0]
+
+  def softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+  before = [logits(im) for im in images]
+  given = [int(np.argmax(b)) for b in before]
+  np.testing.assert_array_equal(effect.reference, given)
+  np.testing.assert_allclose(
+      effect.p_before, [softmax(b)[g] for b, g in zip(before, given)],
+      rtol=1e-5)
+  for p, part in enumerate(effect.locations):
+    rows = []
+    for i, (y0, x0, y1, x1) in enumerate(boxes[:, p]):
+      masked = images[i].copy()
+      masked[y0:y1, x0:x1] = 0.0
+      after = logits(masked)
+      change = after - before[i]
+      rows.append(change - change[given[i]])
+      assert effect.p_after[p, i] == pytest.approx(
+          softmax(after)[given[i]], rel=1e-4)
+    np.testing.assert_allclose(effect.logit_change[p], np.mean(rows, 0),
+                               atol=1e-4)
+    assert part == ('eye', 'nose')[p]
+
+
+def test_mask_effects_text_lists_the_classes_moved_towards_and_away():
+  effect = correspondence.MaskEffect(
+      locations=('nose', 'eye'), reference=np.array([0, 0, 1]),
+      p_before=np.array([0.9, 0.8, 0.7]),
+      p_after=np.array([[0.3, 0.2, 0.1], [0.9, 0.8, 0.7]]),
+      logit_change=np.array([[0.0, 2.5, -1.0, 0.5, -3.0],
+                             [0.0, 0.0, -0.5, 0.0, 0.0]]))
+  text = tables.format_mask_effects(effect, ('a', 'b', 'c', 'd', 'e'), top=2)
+  lines = text.splitlines()
+  assert '3 images (2 of them given a)' in lines[0]
+  assert lines[1].split() == ['nose', '0.80', '->', '0.20;', 'towards', 'b',
+                              '+2.50,', 'd', '+0.50;', 'away', 'from', 'e',
+                              '-3.00,', 'c', '-1.00']
+  assert lines[2].split() == ['eye', '0.80', '->', '0.80;', 'towards',
+                              'none;', 'away', 'from', 'c', '-0.50']
+
+
 def test_default_layers_are_layer_5_and_7():
   assert correspondence.default_layers(specs.get_spec('zfnet')) == ('conv5',
                                                                     'fc7')

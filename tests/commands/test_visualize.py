@@ -365,6 +365,11 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
                          '2', '--num_sets', '1']) == 0
   out = capsys.readouterr().out
   assert 'left_eye' in out and 'random' in out
+  # Beside the table, what each mask does to the prediction.
+  effects = out[out.index('What each mask does to the prediction, over 2 '
+                          'images'):].splitlines()[1:4]
+  assert [line.split()[0] for line in effects] == [
+      'left_eye', 'right_eye', 'nose']
   rows = read_csv(written(wd, 'correspondence_set_size2_num_sets1.csv'))
   assert [(r['location'], r['layer']) for r in rows] == [
       (location, layer)

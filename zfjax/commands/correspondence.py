@@ -62,7 +62,9 @@ def correspondence_command(args: argparse.Namespace, run,
   table = correspondence.correspondence_table(
       run.params, run.spec, data, layers=args.layers,
       set_size=args.set_size, num_sets=num_sets, seed=args.seed)
-  text = tables.format_correspondence(table)
+  effect = correspondence.mask_effects(run.params, run.spec, data)
+  text = (tables.format_correspondence(table) + '\n\n'
+          + tables.format_mask_effects(effect, run.class_names))
   print(text)
   return [pathlib.Path(tables.write_correspondence_csv(
       out_dir / 'correspondence.csv', table)),

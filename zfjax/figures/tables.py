@@ -7,6 +7,7 @@ the path.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import os
@@ -15,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from zfjax.analyses.claims import Verdict
-from zfjax.analyses.correspondence import CorrespondenceTable
+from zfjax.analyses.correspondence import CorrespondenceTable, MaskEffect
 from zfjax.analyses.invariance import UNITS, InvarianceCurves
 from zfjax.analyses.occlusion import OcclusionResult
 
@@ -106,6 +107,32 @@ def format_correspondence(table: CorrespondenceTable) -> str:
                f'sign, over {table.num_pairs} image pairs per part: '
                f'{table.num_sets} set(s) of {table.set_size} images; random: '
                f'one draw per part size)')
+  return '\n'.join(lines)
+
+
+def format_mask_effects(effect: MaskEffect, class_names: Sequence[str],
+                        top: int = 3) -> str:
+  """`correspondence.MaskEffect` as text: per masked part, the probability
+  of the class each image is given, before and after (means over images),
+  and the `top` classes the mask moves the prediction towards and away
+  from most (mean logit change against the given class's)."""
+  given = collections.Counter(effect.reference.tolist()).most_common(1)[0]
+  lines = [f'What each mask does to the prediction, over '
+           f'{len(effect.reference)} images ({given[1]} of them given '
+           f'{class_names[given[0]]}): p(given class) before -> after; the '
+           f'logits that rise and fall most against the given class\'s']
+  width = max(len(name) for name in effect.locations)
+
+  def listed(change, order):
+    return ', '.join(f'{class_names[c]} {change[c]:+.2f}'
+                     for c in order[:top] if change[c] != 0) or 'none'
+  for name, p_after, change in zip(effect.locations, effect.p_after,
+                                   effect.logit_change):
+    order = np.argsort(-change)
+    lines.append(f'  {name.ljust(width)}  {effect.p_before.mean():.2f} -> '
+                 f'{p_after.mean():.2f}; towards '
+                 f'{listed(change, order[change[order] > 0])}; away from '
+                 f'{listed(change, order[::-1][change[order[::-1]] < 0])}')
   return '\n'.join(lines)
 
 
