@@ -133,7 +133,7 @@ def test_mask_effects_match_masking_by_hand():
       images=images, part_names=('eye', 'nose'), part_boxes=boxes,
       object_boxes=np.array([[0, 0, 16, 16]] * 4, np.int32),
       labels=np.full(4, -1, np.int32))
-  effect = correspondence.mask_effects(params, TINY, data)
+  effect = correspondence.mask_effects(params, TINY, data, chunk=3)  # 3 + 1
 
   def logits(image):
     return np.asarray(models.apply(params, image[None], TINY), np.float64)[0]

@@ -219,22 +219,26 @@ def _masked_logits(params, images, boxes, fill, *, spec: Spec):
 
 
 def mask_effects(params: models.Params, spec: Spec, data: PartImages, *,
-                 fill: float = 0.0) -> MaskEffect:
+                 fill: float = 0.0, chunk: int = 64) -> MaskEffect:
   """How masking each part of `data` (with `fill`, in image units: 0 is the
-  mean image) moves the logits, against the class each image is given."""
-  images = jnp.asarray(data.images)
-  before = np.asarray(models.apply(params, images, spec), np.float64)
+  mean image) moves the logits, against the class each image is given.
+  `chunk`: images per forward pass, which bounds the memory a long part
+  file takes."""
+  def logits(boxes):
+    return np.concatenate([np.asarray(_masked_logits(
+        params, jnp.asarray(data.images[i:i + chunk]),
+        jnp.asarray(boxes[i:i + chunk]), jnp.float32(fill), spec=spec),
+        np.float64) for i in range(0, len(data.images), chunk)])
+  before = logits(np.zeros((len(data.images), 4), np.int32))  # empty boxes
   reference = before.argmax(-1)
   rows = np.arange(len(reference))
 
-  def softmax_at(logits):
-    logits = logits - logits.max(-1, keepdims=True)
-    return np.exp(logits[rows, reference]) / np.exp(logits).sum(-1)
+  def softmax_at(values):
+    values = values - values.max(-1, keepdims=True)
+    return np.exp(values[rows, reference]) / np.exp(values).sum(-1)
   changes, p_after = [], []
   for p in range(len(data.part_names)):
-    after = np.asarray(_masked_logits(
-        params, images, jnp.asarray(data.part_boxes[:, p]), jnp.float32(fill),
-        spec=spec), np.float64)
+    after = logits(data.part_boxes[:, p])
     change = after - before
     changes.append((change - change[rows, reference][:, None]).mean(0))
     p_after.append(softmax_at(after))
