@@ -124,12 +124,16 @@ def default_layers(spec: Spec) -> tuple[str, ...]:
                               models.traced_layers(spec)[-1])))
 
 
+# Each image (N, H, W, 3) with its own box (N, 4) filled.
+_fill_boxes = jax.vmap(fill_box, in_axes=(0, 0, None))
+
+
 @functools.partial(jax.jit, static_argnames=('spec', 'layers'))
 def _feature_change(params, images, boxes, fill, *, spec: Spec,
                     layers: tuple[str, ...]):
   """eps per layer, (N, D_l): features of `images` minus those of the same
   images with `boxes` (N, 4) filled."""
-  masked = jax.vmap(fill_box, in_axes=(0, 0, None))(images, boxes, fill)
+  masked = _fill_boxes(images, boxes, fill)
   _, trace = models.forward_trace(params, jnp.concatenate([images, masked]),
                                   spec)
   n = images.shape[0]
@@ -214,7 +218,7 @@ class MaskEffect(NamedTuple):
 
 @functools.partial(jax.jit, static_argnames=('spec',))
 def _masked_logits(params, images, boxes, fill, *, spec: Spec):
-  masked = jax.vmap(fill_box, in_axes=(0, 0, None))(images, boxes, fill)
+  masked = _fill_boxes(images, boxes, fill)
   return models.apply(params, masked, spec)
 
 

@@ -123,16 +123,17 @@ def format_mask_effects(effect: MaskEffect, class_names: Sequence[str],
            f'logits that rise and fall most against the given class\'s']
   width = max(len(name) for name in effect.locations)
 
-  def listed(change, order):
+  def listed(change, classes):
     return ', '.join(f'{class_names[c]} {change[c]:+.2f}'
-                     for c in order[:top] if change[c] != 0) or 'none'
+                     for c in classes[:top]) or 'none'
   for name, p_after, change in zip(effect.locations, effect.p_after,
                                    effect.logit_change):
-    order = np.argsort(-change)
+    rising = np.argsort(-change)
+    falling = rising[::-1]
     lines.append(f'  {name.ljust(width)}  {effect.p_before.mean():.2f} -> '
                  f'{p_after.mean():.2f}; towards '
-                 f'{listed(change, order[change[order] > 0])}; away from '
-                 f'{listed(change, order[::-1][change[order[::-1]] < 0])}')
+                 f'{listed(change, rising[change[rising] > 0])}; away from '
+                 f'{listed(change, falling[change[falling] < 0])}')
   return '\n'.join(lines)
 
 
