@@ -299,6 +299,17 @@ def test_correspondence_criterion():
                                      wider_at_top).holds is False
 
 
+def test_relative_gaps_by_hand():
+  """Two parts, two layers, two sets: each part's mean gap below the random
+  row over the random row's mean, then their mean per layer."""
+  set_means = np.array([[[0.06, 0.08], [0.20, 0.22]],    # left eye
+                        [[0.09, 0.09], [0.30, 0.30]],    # nose
+                        [[0.10, 0.10], [0.24, 0.26]]])   # random
+  relative, gap = claims.relative_gaps(set_means)
+  np.testing.assert_allclose(relative, [[0.3, 0.16], [0.1, -0.2]])
+  np.testing.assert_allclose(gap, [0.2, -0.02])
+
+
 def test_standard_error_matches_formula():
   values = np.array([1.0, 2.0, 4.0, 7.0])
   want = np.sqrt(((values - 3.5) ** 2).sum() / 3) / 2

@@ -171,7 +171,7 @@ def test_mask_effects_text_lists_the_classes_moved_towards_and_away():
                              [0.0, 0.0, -0.5, 0.0, 0.0]]))
   text = tables.format_mask_effects(effect, ('a', 'b', 'c', 'd', 'e'), top=2)
   lines = text.splitlines()
-  assert '3 images (2 of them given a)' in lines[0]
+  assert '3 images (given a 2, b 1)' in lines[0]
   assert lines[1].split() == ['nose', '0.80', '->', '0.20;', 'towards', 'b',
                               '+2.50,', 'd', '+0.50;', 'away', 'from', 'e',
                               '-3.00,', 'c', '-1.00']
@@ -187,22 +187,31 @@ def test_default_layers_are_layer_5_and_7():
 
 
 @pytest.mark.parametrize('frontal', [False, True])
-def test_builtin_faces_boxes_are_the_generators(shapes_config, frontal):
+@pytest.mark.parametrize('classes', [None, ['round_face']])
+def test_builtin_faces_boxes_are_the_generators(shapes_config, frontal,
+                                                classes):
   """Part and object boxes in model-input pixels: the generator's boxes of
   the scene shifted by the centre crop's margin; as stored, the images are
-  the evaluation inputs; frontal, the faces are upright and centred."""
+  the evaluation inputs; frontal, the faces are upright and centred. By
+  default the faces are of both classes of the default world drawn with two
+  eyes and a nose, round_face (label 0) and cat_face (2), alternating as
+  the validation labels cycle through the 12 classes."""
   data = correspondence.builtin_faces(shapes_config, _prep(shapes_config),
-                                      num_images=6,
+                                      class_names=classes, num_images=6,
                                       frontal=frontal)
-  label = shapes.CLASS_NAMES.index('round_face')
   assert data.part_names == ('left_eye', 'right_eye', 'nose')
-  assert (data.labels == label).all()
+  if classes is None:
+    indices = np.array([0, 2, 12, 14, 24, 26])
+    np.testing.assert_array_equal(data.labels, [0, 2, 0, 2, 0, 2])
+  else:
+    indices = np.arange(6) * shapes.NUM_CLASSES
+    assert (data.labels == 0).all()
   margin = (shapes_config.resize_size - shapes_config.crop_size) // 2
-  indices = label + np.arange(6) * shapes.NUM_CLASSES
   if not frontal:
     stored = pipeline.DataSource(shapes_config).load_examples('validation',
                                           indices)
     np.testing.assert_allclose(data.images, stored.images, atol=1e-3)
+    np.testing.assert_array_equal(data.labels, stored.labels)
   for n, index in enumerate(indices):
     _, _, scene = shapes.example('validation', index, 64)
     if frontal:
@@ -220,6 +229,38 @@ def test_builtin_faces_boxes_are_the_generators(shapes_config, frontal):
     np.testing.assert_array_equal(eyes[:, 0, [0, 2]], eyes[:, 1, [0, 2]])
     centre = shapes_config.crop_size
     np.testing.assert_array_equal(eyes[:, 0, 1] + eyes[:, 1, 3], centre)
+
+
+def test_breeds_are_the_classes_drawn_with_eyes_and_a_nose():
+  """The catalogue's faces with two eyes and a nose: round_face and
+  cat_face among the default world's 12, bear_face (label 13) from 14 on;
+  the faces with a mouth, snout or one eye are not among them."""
+  assert correspondence.breeds(1) == ('round_face',)
+  assert correspondence.breeds(12) == ('round_face', 'cat_face')
+  assert correspondence.breeds(13) == ('round_face', 'cat_face')
+  for n in (14, 24, 96):
+    assert correspondence.breeds(n) == ('round_face', 'cat_face',
+                                        'bear_face')
+  assert correspondence.breeds(12, ('left_eye', 'right_eye', 'mouth')) == (
+      'square_face',)
+
+
+def test_builtin_faces_bad_choices_say_what_to_do(shapes_config):
+  prep = _prep(shapes_config)
+  with pytest.raises(ZfjaxError, match='no class .*bear_face.*choose from'):
+    correspondence.builtin_faces(shapes_config, prep,
+                                 class_names=['bear_face'])
+  with pytest.raises(ZfjaxError, match='share the parts head, left_eye, '
+                     'right_eye; got'):
+    correspondence.builtin_faces(shapes_config, prep,
+                                 class_names=['round_face', 'square_face'],
+                                 parts=['nose'])
+  # Without parts named, the classes' shared small parts: the eyes.
+  data = correspondence.builtin_faces(
+      shapes_config, prep, class_names=['round_face', 'square_face'],
+      num_images=4)
+  assert data.part_names == ('left_eye', 'right_eye')
+  np.testing.assert_array_equal(data.labels, [0, 1, 0, 1])
 
 
 def data_radius(config, indices):

@@ -60,12 +60,18 @@ def test_scorecard_of_a_tiny_run(tiny_run, alexnet, tmp_path, capsys):
     assert rows[claim]['criterion'] and rows[claim]['measured']
   for claim in rows:
     assert f'claim {claim}: ' in out
-  # Claim 6 draws its sets from the first face class's validation images:
-  # of configs/tiny.py's 64, whose labels cycle through its classes.
+  # Claim 6 draws its sets from the validation images of the classes drawn
+  # with eyes and a nose, round_face and cat_face (labels 0 and 2): of
+  # configs/tiny.py's 64, whose labels cycle through its classes.
   config = tiny.get_config()
-  faces = len(range(0, config.shapes.num_eval, config.shapes.num_classes))
+  faces = sum(len(range(label, config.shapes.num_eval,
+                        config.shapes.num_classes)) for label in (0, 2))
   assert rows[6]['measured'].startswith(
-      f'{min(faces, scorecard.CORRESPONDENCE_FACES)} frontal faces: ')
+      f'{min(faces, scorecard.CORRESPONDENCE_FACES)} frontal faces of '
+      'round_face, cat_face: ')
+  # The one-breed measurement it replaced stays in view.
+  assert 'round_face alone (one breed): relative gap conv5 ' in (
+      rows[6]['measured'])
   assert os.path.getsize(_written(out, '.png')) > 10_000
 
 

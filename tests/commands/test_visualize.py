@@ -361,23 +361,25 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
   """The two round faces of the split form the one set; each part's cell
   is the sign disagreement of one pair, recomputed with numpy masking."""
   wd, config = workdir
-  assert visualize.main(['--workdir', wd, 'correspondence', '--set_size',
-                         '2', '--num_sets', '1']) == 0
+  assert visualize.main(['--workdir', wd, 'correspondence', '--classes',
+                         'round_face', '--set_size', '2', '--num_sets',
+                         '1']) == 0
   out = capsys.readouterr().out
   assert 'left_eye' in out and 'random' in out
   # Beside the table, what each mask does to the prediction.
   effects = out[out.index('What each mask does to the prediction, over 2 '
-                          'images'):].splitlines()[1:4]
+                          'images (given '):].splitlines()[1:4]
   assert [line.split()[0] for line in effects] == [
       'left_eye', 'right_eye', 'nose']
-  rows = read_csv(written(wd, 'correspondence_set_size2_num_sets1.csv'))
+  rows = read_csv(written(wd, 'correspondence_*set_size2_num_sets1.csv'))
   assert [(r['location'], r['layer']) for r in rows] == [
       (location, layer)
       for location in ('left_eye', 'right_eye', 'nose', 'random')
       for layer in ('conv5', 'fc7')]
   model = workdirs.load_run(wd)
   data = correspondence.builtin_faces(
-      config, pipeline.DataSource(config).preprocessing, num_images=40)
+      config, pipeline.DataSource(config).preprocessing,
+      class_names=['round_face'], num_images=40)
   assert len(data.images) == 2  # examples 0 and 12 of the 20
   for p, part in enumerate(data.part_names):
     masked = data.images.copy()

@@ -266,35 +266,59 @@ def to_model_boxes(boxes: np.ndarray, scale: np.ndarray, shift: np.ndarray,
   return np.clip(out, 0, size).astype(np.int32)
 
 
+# The paper's parts: "5 randomly drawn dog images with frontal pose", their
+# eyes and nose masked. Its dogs are of different breeds (Table 1's reading
+# of layer 7: "upper layers trying to discriminate between the different
+# breeds of dog"); the built-in breeds are the classes drawn with these parts.
+PAPER_PARTS = ('left_eye', 'right_eye', 'nose')
+
+
+def breeds(num_classes: int, parts: Sequence[str] = PAPER_PARTS
+           ) -> tuple[str, ...]:
+  """The names of a built-in world's classes (its first `num_classes`) whose
+  parts include every one of `parts`: round_face and cat_face in the
+  default world, bear_face too from 14 classes on."""
+  return tuple(name for name, names in zip(
+      shapes.class_names(num_classes=num_classes), shapes.PART_NAMES)
+               if set(parts) <= set(names))
+
+
 def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
-                  class_name: str | None = None,
-                  split: str | None = None, num_images: int = 50,
+                  class_names: Sequence[str] | None = None,
+                  split: str | None = None, num_images: int = 40,
                   parts: Sequence[str] | None = None,
                   frontal: bool = True) -> PartImages:
-  """Images of one face-like class of the built-in data set with the boxes
-  of its parts, from the generator's ground truth.
+  """Faces of the built-in data set with the boxes of their parts, from the
+  generator's ground truth.
 
-  class_name: one of `shapes.FACE_CLASSES` (default the first, whose parts
-  are two eyes and a nose, as the paper's dogs). parts: which named parts to
-  mask (default: every part whose box is on average at most a quarter of
-  the object's box, i.e. not the head outline). num_images: the first that
-  many examples of the class in `split` (default config.eval_split),
+  class_names: the classes to take faces from (default `breeds`: every class
+  of the run's world drawn with two eyes and a nose, the counterpart of the
+  paper's dogs of different breeds). parts: which named parts to mask, each
+  one all the classes have (default: with the default classes the paper's
+  eyes and nose; otherwise every part the classes share whose box is on
+  average at most a quarter of the object's, i.e. not the head outline).
+  num_images: the first that many examples of these classes in `split`
+  (default config.eval_split), in index order, so the classes alternate;
   re-created by the generator (no data set is read) and made model inputs
   by `preprocessing`.
   frontal: re-render every face upright, at the image centre and at the
-  set's median size (background, colours and the per-example variations of
+  faces' median size (background, colours and the per-example variations of
   the face kept), the counterpart of the paper's frontal-pose dogs; False
   takes the examples as stored, at random position, size and tilt.
   """
   if config.dataset != 'zfjax_shapes':
     raise ZfjaxError('builtin_faces needs the built-in data set; for other '
                      'images describe their parts in a JSON or CSV file')
-  face_names = [shapes.CLASS_NAMES[c] for c in shapes.FACE_CLASSES]
-  class_name = face_names[0] if class_name is None else class_name
-  if class_name not in face_names:
-    raise ZfjaxError(f"class '{class_name}' has no face parts; choose one of "
-                     f"{', '.join(face_names)}")
-  label = shapes.CLASS_NAMES.index(class_name)
+  world = shapes.World.of(config.shapes)
+  names_of_world = shapes.class_names(num_classes=world.num_classes)
+  if class_names is None:
+    class_names = breeds(world.num_classes)
+    parts = PAPER_PARTS if parts is None else parts
+  unknown = [c for c in class_names if c not in names_of_world]
+  if unknown or not class_names:
+    raise ZfjaxError(f'this run\'s world has no class {unknown}; choose from '
+                     f"{', '.join(names_of_world)}")
+  labels = [names_of_world.index(c) for c in class_names]
   split = split or config.eval_split
   # The generator re-creates any example from (seed, split, index).
   sizes = {'train': config.shapes.num_train,
@@ -302,12 +326,14 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
   if split not in sizes:
     raise ZfjaxError(f"split '{split}' is not in zfjax_shapes; choose one of "
                      f"{', '.join(sizes)}")
-  world = shapes.World.of(config.shapes)
   # Labels cycle through the classes: example i has label i mod num_classes.
-  indices = np.arange(label, sizes[split], world.num_classes)[:num_images]
+  indices = np.sort(np.concatenate([
+      np.arange(label, sizes[split], world.num_classes)
+      for label in labels]))[:num_images]
   if len(indices) < 2:
-    raise ZfjaxError(f'the {split} split holds {len(indices)} {class_name} '
-                     f'images; prepare more (config.shapes.num_eval)')
+    raise ZfjaxError(f"the {split} split holds {len(indices)} images of "
+                     f"{', '.join(class_names)}; prepare more "
+                     f'(config.shapes.num_eval)')
   size, seed = config.shapes.image_size, config.shapes.seed
   # The generator re-creates the stored pixels exactly from (seed, index).
   scenes = [shapes.example_scene(split, int(i), size, seed=seed, world=world)
@@ -319,28 +345,30 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
                          angle_deg=0.0, occluders=np.zeros((0, 6)),
                          occluder_colors=np.zeros((0, 3))) for s in scenes]
   rendered = [shapes.render(s, size) for s in scenes]
-  names = shapes.PART_NAMES[label]
-  part_boxes = np.array([[r.parts[n] for n in names] for r in rendered])
+  labels_of = np.array([s.label for s in scenes], np.int32)
+  shared = [n for n in shapes.PART_NAMES[labels[0]]
+            if all(n in shapes.PART_NAMES[l] for l in labels)]
+  all_boxes = np.array([[r.parts[n] for n in shared] for r in rendered])
   object_boxes = np.array([r.box for r in rendered])
   if parts is None:
     def area(b):
       return (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    ratio = area(part_boxes).mean(0) / area(object_boxes).mean()
-    parts = [n for n, r in zip(names, ratio) if r <= 0.25]
-  unknown = [p for p in parts if p not in names]
-  if unknown or not parts:
-    raise ZfjaxError(f"class '{class_name}' has parts {', '.join(names)}; "
-                     f'got {list(parts)}')
-  chosen = [names.index(p) for p in parts]
+    ratio = area(all_boxes).mean(0) / area(object_boxes).mean()
+    parts = [n for n, r in zip(shared, ratio) if r <= 0.25]
+  missing = [p for p in parts if p not in shared]
+  if missing or not parts:
+    raise ZfjaxError(f"{', '.join(class_names)} share the parts "
+                     f"{', '.join(shared)}; got {list(parts)}")
+  chosen = [shared.index(p) for p in parts]
   scale = np.full(len(indices), config.resize_size / size)
   shift = np.full((len(indices), 2),
                   (config.resize_size - config.crop_size) // 2, np.float64)
   boxes = to_model_boxes(np.concatenate(
-      [part_boxes[:, chosen], object_boxes[:, None]], axis=1), scale, shift,
+      [all_boxes[:, chosen], object_boxes[:, None]], axis=1), scale, shift,
                          config.crop_size)
   images = preprocessing.from_squares(np.stack([r.image for r in rendered]))
   return PartImages(images, tuple(parts), boxes[:, :-1], boxes[:, -1],
-                    np.full(len(indices), label, np.int32))
+                    labels_of)
 
 
 def _keypoint_box(values: Sequence[float], mask_size: int | None,

@@ -15,11 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       'built-in face-like class')
   parser.add_argument('--mask_size', type=options.positive, help='side in file pixels of '
                       'the square masked around a keypoint')
-  parser.add_argument('--class_name', help='built-in face class (default: '
-                      'the first, eyes and nose)')
+  parser.add_argument('--classes', nargs='+', metavar='CLASS',
+                      help='built-in classes to take faces from (default: '
+                      'every class drawn with two eyes and a nose, as the '
+                      'paper\'s dogs of different breeds)')
   parser.add_argument('--parts', nargs='+', help='built-in parts to mask '
-                      '(default: every part smaller than a quarter of the '
-                      'object)')
+                      '(default: the eyes and nose; with --classes, every '
+                      'part they share smaller than a quarter of the object)')
   parser.add_argument('--split', help='split of the built-in images '
                       '(default: config.eval_split)')
   parser.add_argument('--as_stored', action='store_true',
@@ -54,7 +56,7 @@ def correspondence_command(args: argparse.Namespace, run,
   else:
     # Redrawn by the generator: no data set is read.
     data = correspondence.builtin_faces(
-        run.config, run.preprocessing, class_name=args.class_name,
+        run.config, run.preprocessing, class_names=args.classes,
         split=args.split,
         num_images=args.num_images, parts=args.parts,
         frontal=not args.as_stored)

@@ -116,11 +116,12 @@ def format_mask_effects(effect: MaskEffect, class_names: Sequence[str],
   of the class each image is given, before and after (means over images),
   and the `top` classes the mask moves the prediction towards and away
   from most (mean logit change against the given class's)."""
-  given = collections.Counter(effect.reference.tolist()).most_common(1)[0]
+  given = ', '.join(f'{class_names[c]} {n}' for c, n in collections.Counter(
+      effect.reference.tolist()).most_common())
   lines = [f'What each mask does to the prediction, over '
-           f'{len(effect.reference)} images ({given[1]} of them given '
-           f'{class_names[given[0]]}): p(given class) before -> after; the '
-           f'logits that rise and fall most against the given class\'s']
+           f'{len(effect.reference)} images (given {given}): p(given class) '
+           f'before -> after; the logits that rise and fall most against the '
+           f'given class\'s']
   width = max(len(name) for name in effect.locations)
 
   def listed(change, classes):
