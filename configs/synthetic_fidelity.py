@@ -41,11 +41,13 @@ p(true) 0.204 lower on the object than off it; lowest inside the box in
 best linear-SVM layer fc7, 98.4 %, conv4 98.2 %). Does not hold: 4 (Fig. 6:
 0 dead and 0 dominant filters in all three runs at epoch 8, RMS within
 0.61-1.32x the median; docs/claims.md says why a run of this length cannot
-show it), 6 (Table 1, 40 faces: conv5 parts below random by 10.1-11.3 SE,
-but fc7's relative gap 0.280 above conv5's 0.110). Over seeds 0-3 (10-crop
-error 0.21-0.40 %): claims 1, 2, 3, 5 hold on all four, 7 on three (seed 3:
-conv4 99.0 %, fc6 and fc7 98.2 %), 6 on none (fc7's relative gap
-0.111-0.280 above conv5's 0.090-0.115).
+show it), 6 (Table 1, 40 faces of the three classes drawn with eyes and a
+nose: at conv5 the eyes change less consistently than random masks, -3.0
+and -5.5 SE, the nose more, 2.6 SE; fc7's relative gap 0.066 above conv5's
+-0.009; the round face alone, the one class it took until 2026-12-06: fc7
+0.280 above conv5 0.110). Over seeds 0-3 (10-crop error 0.21-0.40 %):
+claims 1, 2, 3, 5 hold on all four, 7 on three (seed 3: conv4 99.0 %, fc6
+and fc7 98.2 %), 6 on none (the eyes above random at conv5 on all four).
 """
 
 from zfjax.training import defaults
@@ -76,8 +78,8 @@ def get_config(variant: str = ''):
   # without, 0.094-0.120 (docs/claims.md).
   config.shapes.occluders = 0.0
   config.shapes.num_train = 24_000  # 250 per class
-  # 50 per class: claim 6 draws its sets from the first 40 faces of one
-  # class (with 25 per class it had 25). The training split does not
+  # 50 per class: claim 6 once drew its sets from the first 40 faces of one
+  # class (with 25 per class it had 25); it now takes 40 of three. The training split does not
   # depend on it: example i of a split is rendered from (seed, split, i).
   config.shapes.num_eval = 4_800
   config.resize_size = 96
