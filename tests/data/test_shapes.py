@@ -44,6 +44,11 @@ def _tight_box(mask):
   return rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
 
 
+# The catalogue's faces with two eyes and a nose or mouth: round_face,
+# square_face, cat_face, smiley, bear_face, frog_face.
+_FACES = (0, 1, 2, 12, 13, 14)
+
+
 def test_catalogue():
   assert shapes.NUM_CLASSES >= 10
   assert len(shapes.CLASS_NAMES) == len(set(shapes.CLASS_NAMES))
@@ -51,7 +56,7 @@ def test_catalogue():
   assert len(shapes.PART_NAMES) == shape_classes.MAX_CLASSES
   assert shape_classes.ALL_CLASS_NAMES[:shapes.NUM_CLASSES] == (
       shapes.CLASS_NAMES)
-  for c in shapes.FACE_CLASSES:
+  for c in _FACES:
     names = set(shapes.PART_NAMES[c])
     assert {'left_eye', 'right_eye'} <= names
     assert names & {'nose', 'mouth'}
@@ -194,7 +199,7 @@ def test_part_boxes_lie_on_their_parts():
       assert box[2] <= obj[2] and box[3] <= obj[3]
   # Face parts (all detail-coloured and apart from each other): each box is
   # exactly the pixels of its part.
-  for label in shapes.FACE_CLASSES:
+  for label in _FACES:
     for seed in range(5):
       scene = shapes.sample_scene(seed, label, size)
       parts = shapes.render(scene, size).parts

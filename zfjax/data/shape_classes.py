@@ -355,8 +355,6 @@ MAX_CLASSES = len(ALL_CLASS_NAMES)
 # The first 12: the default world's classes.
 NUM_CLASSES = 12
 CLASS_NAMES: tuple[str, ...] = ALL_CLASS_NAMES[:NUM_CLASSES]
-# Two eyes and a nose or mouth: the parts the correspondence experiment masks.
-FACE_CLASSES: tuple[int, ...] = (0, 1, 2)
 # Parts per class of the whole catalogue, indexed by label.
 PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
     tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _CLASSES)

@@ -59,7 +59,6 @@ _GRID = 5  # control points per side of the smooth background colour noise
 # vocabulary.
 CLASS_NAMES = shape_classes.CLASS_NAMES
 NUM_CLASSES = shape_classes.NUM_CLASSES
-FACE_CLASSES = shape_classes.FACE_CLASSES
 PART_NAMES = shape_classes.PART_NAMES
 MAX_PARTS = shape_classes.MAX_PARTS
 NOVEL_CLASS_NAMES = shape_classes.NOVEL_CLASS_NAMES
