@@ -12,7 +12,7 @@ from zfjax.commands import options
 def add_arguments(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--parts_file', help='JSON or CSV file describing your '
                       'images and their parts (docs/analyses.md); default: the '
-                      'built-in face-like class')
+                      'built-in faces')
   parser.add_argument('--mask_size', type=options.positive, help='side in file pixels of '
                       'the square masked around a keypoint')
   parser.add_argument('--classes', nargs='+', metavar='CLASS',
