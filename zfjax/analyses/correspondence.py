@@ -316,7 +316,8 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
     parts = PAPER_PARTS if parts is None else parts
   unknown = [c for c in class_names if c not in names_of_world]
   if unknown or not class_names:
-    raise ZfjaxError(f'this run\'s world has no class {unknown}; choose from '
+    raise ZfjaxError(f"this run's world has no class "
+                     f"{', '.join(unknown) or '(none given)'}; choose from "
                      f"{', '.join(names_of_world)}")
   labels = [names_of_world.index(c) for c in class_names]
   split = split or config.eval_split
