@@ -73,7 +73,8 @@ def test_11x11_analogue_matches_zfnet_small_above_its_first_layer():
 
 def test_fidelity_validation_split_holds_the_faces_claim_6_draws_from():
   """Labels cycle through the classes, so the validation split holds
-  num_eval / num_classes images of each; claim 6 wants 40 of one face."""
+  num_eval / num_classes images of each; claim 6 wants 40 faces of the
+  classes with eyes and a nose, and 40 of the first alone beside them."""
   from configs import synthetic_fidelity  # pylint: disable=g-import-not-at-top
   from zfjax.analyses import scorecard  # pylint: disable=g-import-not-at-top
   shapes = synthetic_fidelity.get_config().shapes
