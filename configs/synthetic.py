@@ -37,8 +37,8 @@ model's centre-crop error reads 1.50 % instead of 1.40 %.
 min under load). Over the float32 runs recorded here the final 10-crop
 error ranged 0.35-1.9 % (98.1-99.65 % accuracy): expect a number in that
 range, not a particular one. Its claims scorecard (`visualize.py claims`,
-docs/claims.md): 3 of 6 measured claims hold (4 of 6 while Table 1 took
-one face class: its second half holds, its first not).
+docs/claims.md): 3 of 6 measured claims hold (4 of 6 while Table 1 took its
+faces from one class; with faces of two, its conv5 half does not hold).
 """
 
 from zfjax.training import defaults
