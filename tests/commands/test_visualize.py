@@ -365,6 +365,7 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
                          'round_face', '--set_size', '2', '--num_sets',
                          '1']) == 0
   out = capsys.readouterr().out
+  assert out.startswith('Frontal faces of round_face (2)\n')
   assert 'left_eye' in out and 'random' in out
   # Beside the table, what each mask does to the prediction.
   effects = out[out.index('What each mask does to the prediction, over 2 '

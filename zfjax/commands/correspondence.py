@@ -4,6 +4,7 @@ change the features the same way in different images?"""
 from __future__ import annotations
 
 import argparse
+import collections
 import pathlib
 
 from zfjax.commands import options
@@ -67,6 +68,12 @@ def correspondence_command(args: argparse.Namespace, run,
   effect = correspondence.mask_effects(run.params, run.spec, data)
   text = (tables.format_correspondence(table) + '\n\n'
           + tables.format_mask_effects(effect, run.class_names))
+  if not args.parts_file:
+    # Which classes the sets mix, so one breed and several read apart.
+    counts = collections.Counter(data.labels.tolist())
+    text = ('Frontal faces of ' + ', '.join(
+        f'{run.class_names[c]} ({n})' for c, n in sorted(counts.items()))
+            + '\n\n' + text)
   print(text)
   return [pathlib.Path(tables.write_correspondence_csv(
       out_dir / 'correspondence.csv', table)),
