@@ -344,8 +344,8 @@ def correspondences(run: workdirs.TrainedRun) -> claims.Verdict:
                                       num_images=CORRESPONDENCE_FACES)
   layers, set_means = _set_means(run, data)
   verdict = claims.judge_correspondence(data.part_names, layers, set_means)
-  breeds = correspondence.breeds(shapes.World.of(run.config.shapes)
-                                 .num_classes)
+  # The classes builtin_faces chose (by default `correspondence.breeds`).
+  breeds = [run.class_names[c] for c in np.unique(data.labels)]
   # A validation split with fewer images per class holds fewer faces, so
   # say how many the sets were drawn from.
   measured = (f'{len(data.images)} frontal faces of {", ".join(breeds)}: '
