@@ -474,14 +474,23 @@ def relative_gaps(set_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   return relative, relative.mean(0)
 
 
+def margins_below_random(set_means: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+  """set_means as `judge_correspondence`'s. Returns each part's Delta below
+  the random masks', (P, L), as its mean over sets and its standard error
+  over them."""
+  diff = np.asarray(set_means, np.float64)
+  diff = diff[-1:] - diff[:-1]                      # (P, L, S)
+  return diff.mean(-1), np.array([[_standard_error(d) for d in row]
+                                  for row in diff])
+
+
 def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
                          set_means: np.ndarray) -> Verdict:
   """set_means: (P + 1, L, S) Delta per part (the last row: random masks),
   layer (first the top conv layer, then the top hidden one) and set."""
   set_means = np.asarray(set_means, np.float64)
-  diff = set_means[-1:] - set_means[:-1]            # (P, L, S)
-  mean = diff.mean(-1)
-  se = np.array([[_standard_error(d) for d in row] for row in diff])
+  mean, se = margins_below_random(set_means)
   below = bool(np.all((mean[:, 0] > 0) & (mean[:, 0] >= STANDARD_ERRORS
                                           * se[:, 0])))
   random = set_means[-1].mean(-1)

@@ -25,6 +25,14 @@ The 'random' row masks, in every image independently, a box of the same size
 as one of that image's part masks at a uniformly random place on the object
 (inside its bounding box), seeded: one random draw per part size, so the
 random row pools P times as many pairs as a part row.
+
+Placements: a set may be measured with its images placed several ways (the
+same faces moved together in the frame, `placements`), its Delta then the
+mean over them. Measured on one frame position alone, Delta follows where
+the part sits in the frame as much as what it is: a mask near the centre of
+an 84-pixel input reaches every cell of a top conv layer whose receptive
+field is 83 pixels wide, one off centre misses the far columns, and Delta
+counts sign disagreements over all entries (docs/claims.md).
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ from zfjax.data import images as images_lib
 from zfjax.data import shapes
 from zfjax.errors import ZfjaxError
 from zfjax.analyses.occlusion import fill_box
+from zfjax.networks import specs
 from zfjax.networks.specs import Spec
 
 
@@ -70,7 +79,8 @@ class CorrespondenceTable(NamedTuple):
   num_pairs: pair values pooled in each part's cell (the random row pools
     one set of them per part).
   set_mean: (R, L, num_sets) Delta of each drawn set alone (the mean of its
-    pairs), whose spread gives standard errors over sets.
+    pairs over its placements), whose spread gives standard errors over sets.
+  num_placements: how many ways each set was placed in the frame.
   """
   locations: tuple[str, ...]
   layers: tuple[str, ...]
@@ -80,6 +90,7 @@ class CorrespondenceTable(NamedTuple):
   num_sets: int
   num_pairs: int
   set_mean: np.ndarray
+  num_placements: int = 1
 
 
 def pair_disagreement(eps: jax.Array) -> jax.Array:
@@ -118,6 +129,14 @@ def random_boxes(rng: np.random.Generator, object_boxes: np.ndarray,
   return out
 
 
+def placements(spec: Spec) -> tuple[tuple[int, int], ...]:
+  """Nine moves (dy, dx) of a set in model-input pixels: 0 and one step of
+  the top conv layer's grid (its units' spacing in input pixels, 8 for
+  `zfnet_small`, 16 for ZFNet) either way along each axis."""
+  step = specs.receptive_fields(spec)[spec.conv_names[-1]].jump
+  return tuple((dy, dx) for dy in (-step, 0, step) for dx in (-step, 0, step))
+
+
 def default_layers(spec: Spec) -> tuple[str, ...]:
   """The paper's layers 5 and 7: the last conv and the top hidden layer."""
   return tuple(dict.fromkeys((spec.conv_names[-1],
@@ -143,55 +162,71 @@ def _feature_change(params, images, boxes, fill, *, spec: Spec,
 
 
 def correspondence_table(params: models.Params, spec: Spec,
-                         data: PartImages, *,
+                         data: PartImages | Sequence[PartImages], *,
                          layers: tuple[str, ...] | None = None,
                          set_size: int = 5, num_sets: int = 1,
                          seed: int = 0, fill: float = 0.0
                          ) -> CorrespondenceTable:
   """Table 1 for `data`: each part, then random masks, at each layer.
 
+  data: the images with their parts, or the same images at several
+  placements (a sequence of PartImages alike but for where the images sit in
+  the frame, e.g. `builtin_faces` at each of `placements(spec)`): each set
+  is then measured at every placement, its pairs pooled over them.
   set_size: images per set (the paper's 5); num_sets: seeded draws of the set
   from `data` without replacement (with num_sets = 1 and exactly set_size
   images, the set is all of them). fill: mask content in image units (0 is
   the mean image).
   """
+  placed = [data] if isinstance(data, PartImages) else list(data)
+  if not placed:
+    raise ZfjaxError('correspondence_table needs images; got no placement')
+  first = placed[0]
+  if any(len(p.images) != len(first.images)
+         or p.part_names != first.part_names
+         or not np.array_equal(p.labels, first.labels) for p in placed):
+    raise ZfjaxError('the placements must hold the same images with the same '
+                     'parts and labels')
   layers = models.check_traced_layers(
       spec, default_layers(spec) if layers is None else layers)
-  n = len(data.images)
+  n = len(first.images)
   if not 2 <= set_size <= n:
     raise ZfjaxError(f'set_size must be between 2 and the {n} images given, '
                      f'got {set_size}')
   if num_sets < 1:
     raise ZfjaxError(f'num_sets must be at least 1, got {num_sets}')
   rng = np.random.default_rng(seed)
-  num_parts = len(data.part_names)
+  num_parts = len(first.part_names)
   pooled = [[[] for _ in layers] for _ in range(num_parts + 1)]
   for _ in range(num_sets):
     chosen = (np.arange(n) if n == set_size
               else np.sort(rng.choice(n, set_size, replace=False)))
-    images = jnp.asarray(data.images[chosen])
-    part_boxes = data.part_boxes[chosen]
-    sizes = part_boxes[:, :, 2:] - part_boxes[:, :, :2]
-    masks = [part_boxes[:, p] for p in range(num_parts)]
-    random_rows = [random_boxes(rng, data.object_boxes[chosen], sizes[:, p])
-                   for p in range(num_parts)]
-    for row, boxes_list in enumerate([[m] for m in masks] + [random_rows]):
-      drawn = [[] for _ in layers]
-      for boxes in boxes_list:
-        eps = _feature_change(params, images, jnp.asarray(boxes),
-                              jnp.float32(fill), spec=spec, layers=layers)
-        for k, e in enumerate(eps):
-          drawn[k].append(np.asarray(pair_disagreement(e)))
-      for k, cell in enumerate(drawn):
+    drawn = [[[] for _ in layers] for _ in range(num_parts + 1)]
+    for placement in placed:
+      images = jnp.asarray(placement.images[chosen])
+      part_boxes = placement.part_boxes[chosen]
+      sizes = part_boxes[:, :, 2:] - part_boxes[:, :, :2]
+      masks = [part_boxes[:, p] for p in range(num_parts)]
+      random_rows = [random_boxes(rng, placement.object_boxes[chosen],
+                                  sizes[:, p]) for p in range(num_parts)]
+      for row, boxes_list in enumerate([[m] for m in masks] + [random_rows]):
+        for boxes in boxes_list:
+          eps = _feature_change(params, images, jnp.asarray(boxes),
+                                jnp.float32(fill), spec=spec, layers=layers)
+          for k, e in enumerate(eps):
+            drawn[row][k].append(np.asarray(pair_disagreement(e)))
+    for row, cells in enumerate(drawn):
+      for k, cell in enumerate(cells):
         pooled[row][k].append(np.concatenate(cell))
   values = [[np.concatenate(cell) for cell in row] for row in pooled]
   return CorrespondenceTable(
-      locations=tuple(data.part_names) + ('random',), layers=layers,
+      locations=tuple(first.part_names) + ('random',), layers=layers,
       mean=np.array([[v.mean() for v in row] for row in values]),
       std=np.array([[v.std() for v in row] for row in values]),
       set_size=set_size, num_sets=num_sets, num_pairs=len(values[0][0]),
       set_mean=np.array([[[s.mean() for s in cell] for cell in row]
-                         for row in pooled]))
+                         for row in pooled]),
+      num_placements=len(placed))
 
 
 class MaskEffect(NamedTuple):
@@ -287,7 +322,8 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
                   class_names: Sequence[str] | None = None,
                   split: str | None = None, num_images: int = 40,
                   parts: Sequence[str] | None = None,
-                  frontal: bool = True) -> PartImages:
+                  frontal: bool = True,
+                  offset: tuple[int, int] = (0, 0)) -> PartImages:
   """Faces of the built-in data set with the boxes of their parts, from the
   generator's ground truth.
 
@@ -305,6 +341,8 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
   faces' median size (background, colours and the per-example variations of
   the face kept), the counterpart of the paper's frontal-pose dogs; False
   takes the examples as stored, at random position, size and tilt.
+  offset: (dy, dx) in model-input pixels, where the frontal faces' centre
+  sits from the image centre (see `placements`).
   """
   if config.dataset != 'zfjax_shapes':
     raise ZfjaxError('builtin_faces needs the built-in data set; for other '
@@ -339,12 +377,17 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
   # The generator re-creates the stored pixels exactly from (seed, index).
   scenes = [shapes.example_scene(split, int(i), size, seed=seed, world=world)
             for i in indices]
+  scale = config.resize_size / size  # model pixels per file pixel
   if frontal:
     # Unoccluded too, as the paper's chosen dogs.
     radius = float(np.median([s.radius for s in scenes]))
-    scenes = [s._replace(center=np.array([0.5, 0.5]), radius=radius,
+    center = 0.5 + np.asarray(offset, np.float64) / (scale * size)
+    scenes = [s._replace(center=center, radius=radius,
                          angle_deg=0.0, occluders=np.zeros((0, 6)),
                          occluder_colors=np.zeros((0, 3))) for s in scenes]
+  elif tuple(offset) != (0, 0):
+    raise ZfjaxError('offset moves the frontal faces; the faces as stored '
+                     'stay where they were drawn')
   rendered = [shapes.render(s, size) for s in scenes]
   labels_of = np.array([s.label for s in scenes], np.int32)
   shared = [n for n in shapes.PART_NAMES[labels[0]]
@@ -361,7 +404,7 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
     raise ZfjaxError(f"{', '.join(class_names)} share the parts "
                      f"{', '.join(shared)}; got {list(parts)}")
   chosen = [shared.index(p) for p in parts]
-  scale = np.full(len(indices), config.resize_size / size)
+  scale = np.full(len(indices), scale)
   shift = np.full((len(indices), 2),
                   (config.resize_size - config.crop_size) // 2, np.float64)
   boxes = to_model_boxes(np.concatenate(

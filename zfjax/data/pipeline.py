@@ -29,8 +29,8 @@ Config keys (an ml_collections.ConfigDict; `default_data_config` builds one):
   stored_images:  read the stored form (every central square resized once,
                   JPEG; `python -m zfjax prepare --stored` makes it).
   shapes:         zfjax_shapes only: image_size, num_train, num_eval, seed,
-                  and the world's num_classes, occluders and dark_details
-                  (`shapes.World`).
+                  and the world's num_classes, occluders, dark_details and
+                  face_breeds (`shapes.World`).
   mean_rgb:       a per-channel mean subtracted instead of the mean image
                   (a converted torchvision model); optional.
 
@@ -118,7 +118,7 @@ def default_data_config(dataset: str = 'zfjax_shapes'
       'stored_images': False,
       'shapes': {'image_size': 64, 'num_train': 20_000, 'num_eval': 2_000,
                  'seed': 0, 'num_classes': 12, 'occluders': 0.0,
-                 'dark_details': False},
+                 'dark_details': False, 'face_breeds': False},
   })
 
 

@@ -154,6 +154,35 @@ def _bear_face(j):
           + _pair('eye', eye) + [('nose', 'detail', [nose])])
 
 
+# Breeds of one face (`shapes.World.face_breeds`): cat_face and bear_face
+# drawn on round_face's head and eyes, told apart from it by their ears and
+# noses alone, as ImageNet's dog breeds share a dog's eyes and head. With
+# faces of their own (the default), a net tells the three apart by the eyes
+# too and codes each class's eyes with units of their own at the top conv
+# layer, where ZF Table 1 finds the parts of different dogs corresponding
+# (docs/claims.md, "Claim 6").
+def _cat_breed(j):
+  ear = ('poly', ((-0.97, -0.6 - 0.05 * j[0]), (-0.3, -0.66), (-0.55, -0.1)))
+  eye = _circle(-0.25, -0.32 - 0.04 * j[1], 0.15 + 0.02 * j[2])
+  nose = ('poly', ((0.3, -0.1), (0.3, 0.1), (0.42 + 0.04 * j[3], 0.0)))
+  return ([('head', 'body', [('ellipse', 0.0, 0.0, 0.9, 0.8, 0.0)]),
+           ('left_ear', 'body', [ear]),
+           ('right_ear', 'body', [_mirror(ear)])]
+          + _pair('eye', eye) + [('nose', 'detail', [nose])])
+
+
+def _bear_breed(j):
+  ear = _circle(-0.58, -0.56 - 0.03 * j[0], 0.24 + 0.02 * j[1])
+  eye = _circle(-0.25, -0.32, 0.15 + 0.02 * j[2])
+  nose = ('ellipse', 0.35, 0.0, 0.13, 0.18 + 0.03 * j[3], 0.0)
+  return ([('head', 'body', [('ellipse', 0.0, 0.0, 0.9, 0.8, 0.0)]),
+           ('left_ear', 'body', [ear]), ('right_ear', 'body', [_mirror(ear)])]
+          + _pair('eye', eye) + [('nose', 'detail', [nose])])
+
+
+_BREEDS = {'cat_face': _cat_breed, 'bear_face': _bear_breed}
+
+
 def _frog_face(j):
   eye = _circle(-0.42, -0.45 - 0.04 * j[0], 0.2 + 0.02 * j[1])
   mouth = ('box', 0.38 + 0.04 * j[2], 0.0, 0.05, 0.58 + 0.05 * j[3], 0.0, 0.0)
@@ -482,8 +511,12 @@ def part_names(novel: bool = False) -> tuple[tuple[str, ...], ...]:
   return NOVEL_PART_NAMES if novel else PART_NAMES
 
 
-def parts(label: int, jitter: np.ndarray, *, novel: bool = False) -> list:
+def parts(label: int, jitter: np.ndarray, *, novel: bool = False,
+          face_breeds: bool = False) -> list:
   """Class `label`'s parts for one example's `jitter` (4,): (name, colour
-  role, primitives) in drawing order."""
-  table = _NOVEL_CLASSES if novel else _CLASSES
-  return table[label][1](jitter)
+  role, primitives) in drawing order. face_breeds: cat_face and bear_face
+  as breeds of round_face (`_BREEDS`), with the same part names."""
+  name, draw = (_NOVEL_CLASSES if novel else _CLASSES)[label]
+  if face_breeds and not novel:
+    draw = _BREEDS.get(name, draw)
+  return draw(jitter)

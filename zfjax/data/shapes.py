@@ -79,10 +79,14 @@ class World(NamedTuple):
   dark_details: every object's detail parts (eyes, noses, wheels, doors)
     darker than its body, as eyes and noses are, instead of any colour that
     contrasts with the body; the body is then at least mid-grey.
+  face_breeds: cat_face and bear_face drawn as breeds of round_face, on its
+    head and eyes, differing in ears and nose (as the paper's dog breeds
+    share a dog's face); the other classes as always.
   """
   num_classes: int = NUM_CLASSES
   occluders: float = 0.0
   dark_details: bool = False
+  face_breeds: bool = False
 
   @classmethod
   def of(cls, shapes_config) -> World:
@@ -130,6 +134,7 @@ class Scene(NamedTuple):
   # cy, cx, radius, angle_rad, aspect, and their colours (K, 3).
   occluders: np.ndarray = _NO_SHAPES
   occluder_colors: np.ndarray = _NO_COLORS
+  face_breeds: bool = False  # the world's `World.face_breeds`
 
 
 class Rendered(NamedTuple):
@@ -395,8 +400,9 @@ def render(scene: Scene, image_size: int, *, dy: float = 0.0,
   colors = {'body': scene.body_color, 'detail': scene.detail_color}
   parts = {}
   transparent = np.ones(u.shape)
-  for name, role, prims in shape_classes.parts(scene.label, scene.jitter,
-                                               novel=scene.novel):
+  for name, role, prims in shape_classes.parts(
+      scene.label, scene.jitter, novel=scene.novel,
+      face_breeds=scene.face_breeds):
     alpha = _coverage(prims, u, v, radius_px)
     parts[name] = _box(alpha, origin)
     transparent *= 1 - alpha
@@ -442,6 +448,8 @@ def example_scene(split: str, index: int, image_size: int, *, seed: int = 0,
   if world.dark_details:
     scene = darken_details(np.random.default_rng(key + [4 + int(novel)]),
                            scene)
+  if world.face_breeds:  # draws nothing: the same scene, other drawings
+    scene = scene._replace(face_breeds=True)
   if world.occluders:
     scene = add_occluders(np.random.default_rng(key + [2 + int(novel)]),
                           scene, world.occluders)

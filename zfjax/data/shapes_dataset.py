@@ -91,7 +91,8 @@ def _config(image_size: int, num_train: int, num_eval: int,
   suffix = ''.join(text for key, text in (
       ('num_classes', f'_c{world.num_classes}'),
       ('occluders', f'_occ{world.occluders:g}'),
-      ('dark_details', '_dark')) if key in knobs)
+      ('dark_details', '_dark'), ('face_breeds', '_breeds'))
+                   if key in knobs)
   return ShapesConfig(
       name=(f'{prefix}{image_size}px_train{num_train}_val{num_eval}'
             f'_seed{seed}{suffix}_'
@@ -103,7 +104,9 @@ def _config(image_size: int, num_train: int, num_eval: int,
                   + (f', occluders in {world.occluders:.0%} of the images'
                      if world.occluders else '')
                   + (', details darker than bodies' if world.dark_details
-                     else ''),
+                     else '')
+                  + (', cat and bear faces as breeds of the round face'
+                     if world.face_breeds else ''),
       image_size=image_size, num_train=num_train, num_eval=num_eval,
       seed=seed, novel=novel, world=world)
 

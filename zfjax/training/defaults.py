@@ -55,11 +55,12 @@ def base_config() -> ml_collections.ConfigDict:
   c.shapes.seed = 0
   # The built-in world (zfjax.data.shapes.World): the catalogue's first
   # num_classes classes (12 or up to 96), the probability that an image has
-  # a partial occluder in front of its object, and detail parts darker than
-  # the body.
+  # a partial occluder in front of its object, detail parts darker than
+  # the body, and cat and bear faces drawn as breeds of the round face.
   c.shapes.num_classes = 12
   c.shapes.occluders = 0.0
   c.shapes.dark_details = False
+  c.shapes.face_breeds = False
   # A per-channel mean (R, G, B in 0..255) subtracted instead of the training
   # split's mean image; set by `python -m zfjax convert` for torchvision's
   # AlexNet. None: the mean image.
