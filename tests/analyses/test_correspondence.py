@@ -119,6 +119,77 @@ def test_table_matches_masking_by_hand():
   assert 'random' in tables.format_correspondence(table)
 
 
+def test_table_over_placements_pools_them_by_hand():
+  """One set of 3 images at two placements (the second moved 2 pixels
+  down): each cell pools the 3 pairs of each placement, masked in numpy;
+  the set's Delta is the mean of the 6."""
+  params = models.init_params(jax.random.PRNGKey(0), TINY, weight_std=None,
+                              bias_value=0.1)
+  rng = np.random.default_rng(2)
+  images = rng.normal(scale=60, size=(3, 16, 16, 3)).astype(np.float32)
+  boxes = np.array([[[2, 3, 7, 9]], [[0, 0, 4, 4]], [[9, 12, 14, 16]]],
+                   np.int32)
+  def placed(dy):
+    return correspondence.PartImages(
+        images=np.roll(images, dy, axis=1), part_names=('eye',),
+        part_boxes=boxes + np.array([dy, 0, dy, 0], np.int32),
+        object_boxes=np.array([[0, 0, 16, 16]] * 3, np.int32),
+        labels=np.zeros(3, np.int32))
+  table = correspondence.correspondence_table(
+      params, TINY, [placed(0), placed(2)], layers=('conv2', 'fc3'),
+      set_size=3)
+  assert table.num_placements == 2 and table.num_pairs == 6
+  for k, layer in enumerate(('conv2', 'fc3')):
+    pairs = []
+    for dy in (0, 2):
+      moved = placed(dy)
+      masked = moved.images.copy()
+      for i, (y0, x0, y1, x1) in enumerate(moved.part_boxes[:, 0]):
+        masked[i, y0:y1, x0:x1] = 0.0
+      eps = (np.asarray(models.features(params, moved.images, TINY, layer))
+             - np.asarray(models.features(params, masked, TINY, layer)))
+      pairs.append(brute_force_pairs(eps.reshape(3, -1)))
+    want = np.concatenate(pairs)
+    assert table.mean[0, k] == pytest.approx(want.mean(), abs=1e-6)
+    assert table.std[0, k] == pytest.approx(want.std(), abs=1e-6)
+    assert table.set_mean[0, k, 0] == pytest.approx(want.mean(), abs=1e-6)
+  # The placements must hold the same images.
+  with pytest.raises(ZfjaxError, match='same images'):
+    correspondence.correspondence_table(
+        params, TINY, [placed(0), placed(0)._replace(labels=np.ones(3, int))])
+
+
+def test_placements_step_the_top_conv_grid():
+  """One spacing of the top conv layer's units either way: the product of
+  the strides below it, 2 * 2 * 2 for the small ZFNet (conv1, pool1,
+  pool2) and 2 * 2 * 2 * 2 for ZFNet (conv2 at stride 2 too)."""
+  for name, step in (('zfnet_small', 8), ('zfnet', 16)):
+    got = correspondence.placements(specs.get_spec(name))
+    assert sorted(got) == sorted(itertools.product((-step, 0, step),
+                                                   repeat=2))
+
+
+def test_builtin_faces_offset_moves_the_faces(shapes_config):
+  """Frontal faces moved (dy, dx) model pixels: every part and object box
+  moves by exactly that, the background stays put; the faces as stored
+  cannot be moved."""
+  prep = _prep(shapes_config)
+  centred = correspondence.builtin_faces(shapes_config, prep, num_images=4)
+  moved = correspondence.builtin_faces(shapes_config, prep, num_images=4,
+                                       offset=(-3, 5))
+  shift = np.array([-3, 5, -3, 5])
+  np.testing.assert_array_equal(moved.part_boxes, centred.part_boxes + shift)
+  np.testing.assert_array_equal(moved.object_boxes,
+                                centred.object_boxes + shift)
+  np.testing.assert_array_equal(moved.labels, centred.labels)
+  # A corner far from the face is the same background.
+  np.testing.assert_allclose(moved.images[:, :3, :3], centred.images[:, :3, :3])
+  assert np.abs(moved.images - centred.images).max() > 50
+  with pytest.raises(ZfjaxError, match='as stored'):
+    correspondence.builtin_faces(shapes_config, prep, num_images=4,
+                                 frontal=False, offset=(0, 8))
+
+
 def test_mask_effects_match_masking_by_hand():
   """Each image masked in numpy and run alone; logit changes against the
   class the unmasked image is given, and its softmax probability."""

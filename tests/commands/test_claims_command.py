@@ -68,9 +68,9 @@ def test_scorecard_of_a_tiny_run(tiny_run, alexnet, tmp_path, capsys):
                         config.shapes.num_classes)) for label in (0, 2))
   assert rows[6]['measured'].startswith(
       f'{min(faces, scorecard.CORRESPONDENCE_FACES)} frontal faces of '
-      'round_face, cat_face: ')
-  # The one-breed measurement it replaced stays in view.
-  assert 'round_face alone (one breed): relative gap conv5 ' in (
+      'round_face, cat_face, each set at 9 places: ')
+  # The measurement at the centre alone, which it replaced, stays in view.
+  assert '. At the centre alone: below random at conv5 by ' in (
       rows[6]['measured'])
   assert os.path.getsize(_written(out, '.png')) > 10_000
 

@@ -1,5 +1,6 @@
 """Grids (pixel sizes, contents) and the visualize.py commands end to end."""
 
+import collections
 import csv
 import json
 import pathlib
@@ -358,8 +359,9 @@ def test_invariance_command_identity_is_the_stored_image(
 
 
 def test_correspondence_command_table_by_hand(workdir, capsys):
-  """The two round faces of the split form the one set; each part's cell
-  is the sign disagreement of one pair, recomputed with numpy masking."""
+  """The two round faces of the split form the one set, measured at nine
+  places; each part's cell pools the pair's sign disagreement at each
+  place, recomputed with numpy masking."""
   wd, config = workdir
   assert visualize.main(['--workdir', wd, 'correspondence', '--classes',
                          'round_face', '--set_size', '2', '--num_sets',
@@ -367,6 +369,7 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
   out = capsys.readouterr().out
   assert out.startswith('Frontal faces of round_face (2)\n')
   assert 'left_eye' in out and 'random' in out
+  assert '1 set(s) of 2 images, each at 9 places' in out
   # Beside the table, what each mask does to the prediction.
   effects = out[out.index('What each mask does to the prediction, over 2 '
                           'images (given '):].splitlines()[1:4]
@@ -378,23 +381,46 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
       for location in ('left_eye', 'right_eye', 'nose', 'random')
       for layer in ('conv5', 'fc7')]
   model = workdirs.load_run(wd)
-  data = correspondence.builtin_faces(
-      config, pipeline.DataSource(config).preprocessing,
-      class_names=['round_face'], num_images=40)
-  assert len(data.images) == 2  # examples 0 and 12 of the 20
-  for p, part in enumerate(data.part_names):
-    masked = data.images.copy()
-    for i, (y0, x0, y1, x1) in enumerate(data.part_boxes[:, p]):
-      masked[i, y0:y1, x0:x1] = 0.0
-    for layer in ('conv5', 'fc7'):
-      eps = (np.asarray(models.features(model.params, data.images,
-                                        model.spec, layer))
-             - np.asarray(models.features(model.params, masked, model.spec,
-                                          layer))).reshape(2, -1)
-      want = np.mean(np.sign(eps[0]) != np.sign(eps[1]))
-      row, = [r for r in rows if (r['location'], r['layer']) == (part, layer)]
-      assert float(row['mean']) == pytest.approx(want, abs=1e-5)
-      assert float(row['std']) == 0.0
+  # zfnet_small's conv5 units lie 8 input pixels apart.
+  offsets = [(dy, dx) for dy in (-8, 0, 8) for dx in (-8, 0, 8)]
+  want = collections.defaultdict(list)
+  for offset in offsets:
+    data = correspondence.builtin_faces(
+        config, pipeline.DataSource(config).preprocessing,
+        class_names=['round_face'], num_images=40, offset=offset)
+    assert len(data.images) == 2  # examples 0 and 12 of the 20
+    for p, part in enumerate(data.part_names):
+      masked = data.images.copy()
+      for i, (y0, x0, y1, x1) in enumerate(data.part_boxes[:, p]):
+        masked[i, y0:y1, x0:x1] = 0.0
+      for layer in ('conv5', 'fc7'):
+        eps = (np.asarray(models.features(model.params, data.images,
+                                          model.spec, layer))
+               - np.asarray(models.features(model.params, masked,
+                                            model.spec, layer))
+               ).reshape(2, -1)
+        want[part, layer].append(np.mean(np.sign(eps[0]) != np.sign(eps[1])))
+  for (part, layer), values in want.items():
+    row, = [r for r in rows if (r['location'], r['layer']) == (part, layer)]
+    assert float(row['mean']) == pytest.approx(np.mean(values), abs=1e-5)
+    assert float(row['std']) == pytest.approx(np.std(values), abs=1e-5)
+  # At the centre alone: the one pair of the unmoved faces.
+  assert visualize.main(['--workdir', wd, 'correspondence', '--classes',
+                         'round_face', '--set_size', '2', '--num_sets', '1',
+                         '--placements', '1']) == 0
+  assert 'each at' not in capsys.readouterr().out
+  rows = read_csv(written(
+      wd, 'correspondence_*placements1_set_size2_num_sets1.csv'))
+  centre = offsets.index((0, 0))
+  for (part, layer), values in want.items():
+    row, = [r for r in rows if (r['location'], r['layer']) == (part, layer)]
+    assert float(row['mean']) == pytest.approx(values[centre], abs=1e-5)
+    assert float(row['std']) == 0.0
+  # Faces as stored stay where they are.
+  assert visualize.main(['--workdir', wd, 'correspondence', '--as_stored',
+                         '--placements', '9']) == 2
+  assert '--placements 9 moves the built-in frontal faces' in (
+      capsys.readouterr().err)
 
 
 def test_missing_workdir(tmp_path, capsys):

@@ -368,6 +368,12 @@ def test_world_names_its_prepared_directory():
   assert name(64, 100, 10, 0, novel=True,
               world=shapes.World(24, 0.0, True)) == (
                   'novel_64px_train100_val10_seed0_dark')
+  assert name(96, 100, 10, 0, world=shapes.World(96, face_breeds=True)) == (
+      '96px_train100_val10_seed0_c96_breeds')
+  # The novel classes are drawn the same with and without breeds.
+  assert name(64, 100, 10, 0, novel=True,
+              world=shapes.World(face_breeds=True)) == (
+                  'novel_64px_train100_val10_seed0')
 
 
 def test_prepared_directory_changes_when_the_drawing_does(monkeypatch):
@@ -395,6 +401,37 @@ def test_prepared_directory_changes_when_the_drawing_does(monkeypatch):
   changed = name()
   assert changed != before
   assert changed.rsplit('_', 1)[0] == before.rsplit('_', 1)[0]
+
+
+def test_face_breeds_share_the_round_face_and_change_nothing_else():
+  """With face_breeds, a cat or bear face drawn where a round face is (same
+  scene, jitter 0) has the round face's head and eye boxes and its own ears
+  and nose; without, its head and eyes differ. Every other class draws the
+  same pixels either way."""
+  breeds = shapes.World(num_classes=shape_classes.MAX_CLASSES,
+                        face_breeds=True)
+  _, _, round_scene = shapes.example('train', 0, 96)
+  round_scene = round_scene._replace(jitter=np.zeros(4), angle_deg=0.0)
+  rounds = shapes.render(round_scene, 96).parts
+  for name in ('cat_face', 'bear_face'):
+    label = shape_classes.ALL_CLASS_NAMES.index(name)
+    for knob in (True, False):
+      parts = shapes.render(round_scene._replace(label=label, face_breeds=knob),
+                            96).parts
+      same = [np.array_equal(parts[p], rounds[p])
+              for p in ('head', 'left_eye', 'right_eye')]
+      assert all(same) if knob else not any(same), (name, knob)
+      assert not np.array_equal(parts['nose'], rounds['nose'])
+      assert 'left_ear' in parts
+  plain = shapes.World(num_classes=shape_classes.MAX_CLASSES)
+  changed = set()
+  for index in range(shape_classes.MAX_CLASSES):
+    a, label, scene = shapes.example('validation', index, 64, world=breeds)
+    b, _, other = shapes.example('validation', index, 64, world=plain)
+    _same_but(scene, other, ('face_breeds',))
+    if not np.array_equal(a, b):
+      changed.add(shape_classes.ALL_CLASS_NAMES[label])
+  assert changed == {'cat_face', 'bear_face'}
 
 
 def test_dark_details_are_darker_and_change_only_colours():

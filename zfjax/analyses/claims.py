@@ -58,7 +58,10 @@ makes the measurements on a trained run and calls them.
 6. Table 1, correspondence: built-in faces of every class drawn with two
    eyes and a nose (the paper's dogs of different breeds; until 2026-12-06
    the first such class alone), re-rendered frontal, parts and random masks
-   as `correspondence`, Delta per seeded set of 5 images.
+   as `correspondence`, Delta per seeded set of 5 images, the set measured
+   at nine places, moved together by one spacing of the top conv layer's
+   units either way along each axis, and averaged over them (until
+   2026-12-06 at the image centre alone).
    Holds when, at the top conv layer, every part's Delta is below the random
    masks' Delta, the mean over sets of the difference being at least 2
    standard errors of it, and the gap relative to the random Delta is
@@ -142,8 +145,9 @@ PAPER = {
         '>= 0.5'),
     6: ('Table 1', 'layer 5: parts 0.067-0.079 vs random 0.107; layer 7: '
         '0.068-0.069 vs 0.073',
-        'faces of every eye-and-nose class; top conv layer: every part\'s '
-        'Delta below random by >= 2 SE; relative gap smaller at the top '
+        'faces of every eye-and-nose class, each set at nine places; top '
+        'conv layer: every part\'s Delta below random by >= 2 SE; '
+        'relative gap smaller at the top '
         'hidden layer'),
     7: ('§5.2, Tables 4, 6', 'pretrained 83.8 vs scratch 22.8 % '
         '(Caltech-101, 15/class); layers 5 and 7 best',

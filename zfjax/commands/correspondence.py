@@ -8,6 +8,7 @@ import collections
 import pathlib
 
 from zfjax.commands import options
+from zfjax.errors import ZfjaxError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help='built-in faces at their stored random position, '
                       'size and tilt (default: re-rendered upright and '
                       'centred, like the paper\'s frontal-pose dogs)')
+  parser.add_argument('--placements', type=int, choices=(1, 9),
+                      help='built-in frontal faces: measure each set at 9 '
+                      'places (the default: moved by one spacing of the top '
+                      'conv layer\'s units either way along each axis), or '
+                      'at the image centre alone (1)')
   parser.add_argument('--num_images', type=options.positive, default=40,
                       help='built-in images to draw the sets from')
   parser.add_argument('--set_size', type=options.positive, default=5,
@@ -50,20 +56,31 @@ def correspondence_command(args: argparse.Namespace, run,
   from zfjax.analyses import correspondence
   from zfjax.figures import tables
   # pylint: enable=g-import-not-at-top
+  movable = not (args.parts_file or args.as_stored)
+  if args.placements == 9 and not movable:
+    raise ZfjaxError('--placements 9 moves the built-in frontal faces; your '
+                     'images (--parts_file) and the faces as stored '
+                     '(--as_stored) are measured where they are')
   if args.parts_file:
     data = correspondence.load_part_file(args.parts_file, run.preprocessing,
                                          mask_size=args.mask_size)
     num_sets = 1 if len(data.images) == args.set_size else args.num_sets
+    placed = [data]
   else:
     # Redrawn by the generator: no data set is read.
-    data = correspondence.builtin_faces(
+    offsets = ((0, 0),)
+    if movable and args.placements != 1:
+      # At one place alone Delta follows where the parts sit in the frame
+      # (correspondence's docstring).
+      offsets = correspondence.placements(run.spec)
+    placed = [correspondence.builtin_faces(
         run.config, run.preprocessing, class_names=args.classes,
-        split=args.split,
-        num_images=args.num_images, parts=args.parts,
-        frontal=not args.as_stored)
+        split=args.split, num_images=args.num_images, parts=args.parts,
+        frontal=movable, offset=offset) for offset in offsets]
+    data = placed[offsets.index((0, 0))]
     num_sets = args.num_sets
   table = correspondence.correspondence_table(
-      run.params, run.spec, data, layers=args.layers,
+      run.params, run.spec, placed, layers=args.layers,
       set_size=args.set_size, num_sets=num_sets, seed=args.seed)
   effect = correspondence.mask_effects(run.params, run.spec, data)
   text = (tables.format_correspondence(table) + '\n\n'
@@ -71,7 +88,7 @@ def correspondence_command(args: argparse.Namespace, run,
   if not args.parts_file:
     # Which classes the sets mix, so one breed and several read apart.
     counts = collections.Counter(data.labels.tolist())
-    text = ('Frontal faces of ' + ', '.join(
+    text = (('Frontal faces of ' if movable else 'Faces of ') + ', '.join(
         f'{run.class_names[c]} ({n})' for c, n in sorted(counts.items()))
             + '\n\n' + text)
   print(text)

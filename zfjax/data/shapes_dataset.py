@@ -85,8 +85,8 @@ def _config(image_size: int, num_train: int, num_eval: int,
   prefix = 'novel_' if novel else ''
   # The default world keeps the names (and prepared directories) it had
   # before worlds had knobs.
-  if novel:  # their own 10 classes, whatever the world's number
-    world = world._replace(num_classes=shapes.NUM_CLASSES)
+  if novel:  # their own 10 classes, whatever the world's number, and faces
+    world = world._replace(num_classes=shapes.NUM_CLASSES, face_breeds=False)
   knobs = world.knobs()
   suffix = ''.join(text for key, text in (
       ('num_classes', f'_c{world.num_classes}'),

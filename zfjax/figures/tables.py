@@ -105,8 +105,10 @@ def format_correspondence(table: CorrespondenceTable) -> str:
            for r in [head] + rows]
   lines.append(f'(fraction of feature dimensions whose change differs in '
                f'sign, over {table.num_pairs} image pairs per part: '
-               f'{table.num_sets} set(s) of {table.set_size} images; random: '
-               f'one draw per part size)')
+               f'{table.num_sets} set(s) of {table.set_size} images'
+               + (f', each at {table.num_placements} places'
+                  if table.num_placements > 1 else '')
+               + '; random: one draw per part size)')
   return '\n'.join(lines)
 
 
