@@ -74,10 +74,11 @@ def get_config(variant: str = ''):
   # the classifier's weights at zero it left chance in epoch 3.
   config.zero_head = True
   # cat_face and bear_face as breeds of round_face: its head and eyes, their
-  # own ears and noses (v6). With faces of their own the three classes'
-  # eyes did not correspond at conv5 on any of 4 seeds (claim 6; ZF's dogs
-  # are breeds of one animal); as breeds, claim 6 held on seeds 0 and 1 and
-  # claims 1, 2, 3, 5, 7 as before (docs/claims.md).
+  # own ears and noses (v6). With faces of their own (v5) the three
+  # classes' eyes did not correspond at conv5 on any of 4 seeds (claim 6;
+  # ZF's dogs are breeds of one animal); as breeds, claim 6 held on all 4,
+  # claims 1, 2, 3, 5 as on v5, claim 7 on 1 of 4 against v5's 3, at the
+  # ceiling (docs/claims.md).
   config.shapes.face_breeds = True
   # No partial occluders (v4): with them in 30 % of the training images
   # (v3) the net learned to ignore a covered part, and Fig. 7's drop in

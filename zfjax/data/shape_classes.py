@@ -157,10 +157,10 @@ def _bear_face(j):
 # Breeds of one face (`shapes.World.face_breeds`): cat_face and bear_face
 # drawn on round_face's head and eyes, told apart from it by their ears and
 # noses alone, as ImageNet's dog breeds share a dog's eyes and head. With
-# faces of their own (the default), a net tells the three apart by the eyes
-# too and codes each class's eyes with units of their own at the top conv
-# layer, where ZF Table 1 finds the parts of different dogs corresponding
-# (docs/claims.md, "Claim 6").
+# faces of their own (the default) the three classes' eyes did not
+# correspond at the top conv layer on any fidelity net, where ZF Table 1
+# finds the parts of different dogs corresponding (docs/claims.md, "Claim
+# 6").
 def _cat_breed(j):
   ear = ('poly', ((-0.97, -0.6 - 0.05 * j[0]), (-0.3, -0.66), (-0.55, -0.1)))
   eye = _circle(-0.25, -0.32 - 0.04 * j[1], 0.15 + 0.02 * j[2])
