@@ -159,6 +159,37 @@ def test_table_over_placements_pools_them_by_hand():
         params, TINY, [placed(0), placed(0)._replace(labels=np.ones(3, int))])
 
 
+def test_masked_views_fill_exactly_the_boxes():
+  """Fig. 8's views: the originals, each part's box filled, then random
+  boxes of the first part's size on the object; nothing else changed."""
+  rng = np.random.default_rng(4)
+  images = rng.normal(scale=60, size=(3, 16, 16, 3)).astype(np.float32)
+  parts = np.array([[[2, 3, 5, 7], [8, 8, 10, 12]],
+                    [[0, 0, 3, 4], [12, 12, 16, 16]],
+                    [[6, 6, 9, 10], [1, 9, 4, 13]]], np.int32)
+  objects = np.array([[0, 0, 16, 16], [2, 2, 14, 14], [4, 4, 12, 12]],
+                     np.int32)
+  data = correspondence.PartImages(images, ('eye', 'nose'), parts, objects,
+                                   np.zeros(3, np.int32))
+  views, names = correspondence.masked_views(data, num_images=2,
+                                             num_random=1, fill=7.0)
+  assert names == ('original', 'eye', 'nose', 'random 1')
+  assert views.shape == (2, 4, 16, 16, 3)
+  np.testing.assert_array_equal(views[:, 0], images[:2])
+  for i in range(2):
+    for column in range(1, 4):
+      changed = np.argwhere((views[i, column] != images[i]).any(-1))
+      if column < 3:
+        y0, x0, y1, x1 = parts[i, column - 1]
+      else:  # the random box: its size the eye's, inside the object box
+        (y0, x0), (y1, x1) = changed.min(0), changed.max(0) + 1
+        assert (y1 - y0, x1 - x0) == tuple(parts[i, 0, 2:] - parts[i, 0, :2])
+        assert (objects[i, :2] <= (y0, x0)).all()
+        assert ((y1, x1) <= objects[i, 2:]).all()
+      assert (views[i, column, y0:y1, x0:x1] == 7.0).all()
+      assert len(changed) == (y1 - y0) * (x1 - x0)
+
+
 def test_placements_step_the_top_conv_grid():
   """One spacing of the top conv layer's units either way: the product of
   the strides below it, 2 * 2 * 2 for the small ZFNet (conv1, pool1,

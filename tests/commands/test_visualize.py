@@ -376,6 +376,13 @@ def test_correspondence_command_table_by_hand(workdir, capsys):
   assert [line.split()[0] for line in effects] == [
       'left_eye', 'right_eye', 'nose']
   rows = read_csv(written(wd, 'correspondence_*set_size2_num_sets1.csv'))
+  # ZF Fig. 8 beside it: a header band, then the 2 faces as they are, with
+  # each of the 3 parts masked and 2 random masks, each cell enlarged to at
+  # least 96 pixels.
+  figure = png(written(wd, 'correspondence_*set_size2_num_sets1.png'))
+  cell = 56 * 2
+  assert figure.shape[1] == 6 * cell + 5 * grids.GAP
+  assert figure.shape[0] > 2 * cell + grids.GAP + grids.LABEL_HEIGHT
   assert [(r['location'], r['layer']) for r in rows] == [
       (location, layer)
       for location in ('left_eye', 'right_eye', 'nose', 'random')

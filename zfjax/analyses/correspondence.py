@@ -229,6 +229,31 @@ def correspondence_table(params: models.Params, spec: Spec,
       num_placements=len(placed))
 
 
+def masked_views(data: PartImages, *, num_images: int = 5,
+                 num_random: int = 2, seed: int = 0, fill: float = 0.0
+                 ) -> tuple[np.ndarray, tuple[str, ...]]:
+  """ZF Fig. 8: the first `num_images` images as they are, with each part
+  masked, and with `num_random` random masks the size of their first part
+  (`random_boxes`, seeded), as Table 1 masks them.
+
+  Returns the views (n, 1 + P + num_random, H, W, 3), model inputs like
+  `data.images`, and a name for each column ('original', the parts,
+  'random 1', ...).
+  """
+  images = data.images[:num_images]
+  boxes = [data.part_boxes[:num_images, p] for p in range(len(data.part_names))]
+  rng = np.random.default_rng(seed)
+  sizes = boxes[0][:, 2:] - boxes[0][:, :2]
+  boxes += [random_boxes(rng, data.object_boxes[:num_images], sizes)
+            for _ in range(num_random)]
+  views = [images] + [np.asarray(_fill_boxes(jnp.asarray(images),
+                                             jnp.asarray(b), jnp.float32(fill)))
+                      for b in boxes]
+  names = (('original',) + tuple(data.part_names)
+           + tuple(f'random {k + 1}' for k in range(num_random)))
+  return np.stack(views, axis=1), names
+
+
 class MaskEffect(NamedTuple):
   """What masking each part does to the prediction, over the images.
 

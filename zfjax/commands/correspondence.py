@@ -54,7 +54,7 @@ def correspondence_command(args: argparse.Namespace, run,
   Prints the table; writes correspondence.csv and correspondence.txt."""
   # pylint: disable=g-import-not-at-top
   from zfjax.analyses import correspondence
-  from zfjax.figures import tables
+  from zfjax.figures import grids, tables
   # pylint: enable=g-import-not-at-top
   movable = not (args.parts_file or args.as_stored)
   if args.placements == 9 and not movable:
@@ -83,6 +83,11 @@ def correspondence_command(args: argparse.Namespace, run,
       run.params, run.spec, placed, layers=args.layers,
       set_size=args.set_size, num_sets=num_sets, seed=args.seed)
   effect = correspondence.mask_effects(run.params, run.spec, data)
+  # ZF Fig. 8: what the table masks, on the first images (centred).
+  views, names = correspondence.masked_views(data, seed=args.seed)
+  cells = grids.upscale(run.preprocessing.to_display(views),
+                        grids.display_factor(views.shape[2], 96))
+  figure = grids.headed_rows(cells, list(names))
   text = (tables.format_correspondence(table) + '\n\n'
           + tables.format_mask_effects(effect, run.class_names))
   if not args.parts_file:
@@ -92,7 +97,13 @@ def correspondence_command(args: argparse.Namespace, run,
         f'{run.class_names[c]} ({n})' for c, n in sorted(counts.items()))
             + '\n\n' + text)
   print(text)
+  caption = (f'ZF Fig. 8: the masks of Table 1 on the first {len(views)} '
+             f'of its {len(data.images)} images (each set measured '
+             + (f'at {len(placed)} places, ' if len(placed) > 1 else '')
+             + 'random masks drawn anew for each)')
   return [pathlib.Path(tables.write_correspondence_csv(
       out_dir / 'correspondence.csv', table)),
+          pathlib.Path(grids.write_png(out_dir / 'correspondence.png', figure,
+                                       caption)),
           pathlib.Path(tables.write_text(out_dir / 'correspondence.txt',
                                          text + '\n'))]

@@ -126,6 +126,18 @@ def top9_grid(projections: np.ndarray, patches: np.ndarray,
   return tile(blocks, cols, gap=BLOCK_GAP)
 
 
+def headed_rows(cells: np.ndarray, headers: list[str]) -> np.ndarray:
+  """(rows, cols, h, w, 3) uint8 cells laid out as a table under a
+  LABEL_HEIGHT band naming each column once (ZF Fig. 8's layout)."""
+  rows, cols = cells.shape[:2]
+  head = np.stack([text_image(t, cells.shape[3], LABEL_HEIGHT)
+                   for t in headers])
+  band = tile(head, cols)
+  body = tile(cells.reshape((rows * cols,) + cells.shape[2:]), cols)
+  spacer = np.full((GAP, body.shape[1], 3), BACKGROUND, np.uint8)
+  return np.concatenate([band, spacer, body])
+
+
 def titled(images: np.ndarray, titles: list[str]) -> np.ndarray:
   """(n, h, w, 3) uint8 images, each under a LABEL_HEIGHT band with its
   title (one per image, e.g. 'map 17'): (n, LABEL_HEIGHT + h, w, 3)."""
