@@ -468,16 +468,6 @@ def judge_occlusion(scores: OcclusionScores) -> Verdict:
 # ---------------------------------------------------------- 6: Table 1
 
 
-def relative_gaps(set_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-  """set_means as `judge_correspondence`'s. Returns each part's gap below the
-  random masks relative to the random Delta, (P, L), averaged over sets
-  first, and its mean over the parts, (L,)."""
-  set_means = np.asarray(set_means, np.float64)
-  mean = (set_means[-1:] - set_means[:-1]).mean(-1)
-  relative = mean / np.maximum(set_means[-1].mean(-1), 1e-12)
-  return relative, relative.mean(0)
-
-
 def margins_below_random(set_means: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray]:
   """set_means as `judge_correspondence`'s. Returns each part's Delta below
@@ -487,6 +477,16 @@ def margins_below_random(set_means: np.ndarray
   diff = diff[-1:] - diff[:-1]                      # (P, L, S)
   return diff.mean(-1), np.array([[_standard_error(d) for d in row]
                                   for row in diff])
+
+
+def relative_gaps(set_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """set_means as `judge_correspondence`'s. Returns each part's gap below the
+  random masks relative to the random Delta, (P, L), averaged over sets
+  first, and its mean over the parts, (L,)."""
+  set_means = np.asarray(set_means, np.float64)
+  mean, _ = margins_below_random(set_means)
+  relative = mean / np.maximum(set_means[-1].mean(-1), 1e-12)
+  return relative, relative.mean(0)
 
 
 def judge_correspondence(parts: Sequence[str], layers: Sequence[str],

@@ -440,6 +440,16 @@ def builtin_faces(config, preprocessing: images_lib.Preprocessing, *,
                     labels_of)
 
 
+def placed_faces(config, preprocessing: images_lib.Preprocessing,
+                 spec: Spec, **kwargs) -> tuple[list[PartImages], PartImages]:
+  """`builtin_faces` (frontal, with `kwargs`) at each of `placements(spec)`,
+  for `correspondence_table`, and the faces at the centre among them."""
+  offsets = placements(spec)
+  placed = [builtin_faces(config, preprocessing, offset=offset, **kwargs)
+            for offset in offsets]
+  return placed, placed[offsets.index((0, 0))]
+
+
 def _keypoint_box(values: Sequence[float], mask_size: int | None,
                   where: str) -> list[float]:
   if len(values) == 4:

@@ -341,12 +341,10 @@ def correspondences(run: workdirs.TrainedRun) -> claims.Verdict:
     return claims.missing(6, 'needs images with marked parts: the built-in '
                           'faces (zfjax_shapes); for other images use '
                           '`visualize.py correspondence --parts_file`')
-  offsets = correspondence.placements(run.spec)
-  placed = [correspondence.builtin_faces(run.config, run.preprocessing,
-                                         num_images=CORRESPONDENCE_FACES,
-                                         offset=offset) for offset in offsets]
+  placed, data = correspondence.placed_faces(
+      run.config, run.preprocessing, run.spec,
+      num_images=CORRESPONDENCE_FACES)
   layers, set_means = _set_means(run, placed)
-  data = placed[offsets.index((0, 0))]
   verdict = claims.judge_correspondence(data.part_names, layers, set_means)
   # The classes builtin_faces chose (by default `correspondence.breeds`).
   breeds = [run.class_names[c] for c in np.unique(data.labels)]

@@ -51,7 +51,8 @@ def correspondence_command(args: argparse.Namespace, run,
                            out_dir: pathlib.Path) -> list:
   """ZF Table 1: sign consistency of the feature change when the same part
   is masked in different images, against random masks on the object.
-  Prints the table; writes correspondence.csv and correspondence.txt."""
+  Prints the table; writes correspondence.csv, correspondence.txt and
+  correspondence.png (ZF Fig. 8: the masks on the first images)."""
   # pylint: disable=g-import-not-at-top
   from zfjax.analyses import correspondence
   from zfjax.figures import grids, tables
@@ -68,16 +69,17 @@ def correspondence_command(args: argparse.Namespace, run,
     placed = [data]
   else:
     # Redrawn by the generator: no data set is read.
-    offsets = ((0, 0),)
+    faces = dict(class_names=args.classes, split=args.split,
+                 num_images=args.num_images, parts=args.parts)
     if movable and args.placements != 1:
       # At one place alone Delta follows where the parts sit in the frame
       # (correspondence's docstring).
-      offsets = correspondence.placements(run.spec)
-    placed = [correspondence.builtin_faces(
-        run.config, run.preprocessing, class_names=args.classes,
-        split=args.split, num_images=args.num_images, parts=args.parts,
-        frontal=movable, offset=offset) for offset in offsets]
-    data = placed[offsets.index((0, 0))]
+      placed, data = correspondence.placed_faces(
+          run.config, run.preprocessing, run.spec, **faces)
+    else:
+      data = correspondence.builtin_faces(
+          run.config, run.preprocessing, frontal=movable, **faces)
+      placed = [data]
     num_sets = args.num_sets
   table = correspondence.correspondence_table(
       run.params, run.spec, placed, layers=args.layers,
