@@ -325,11 +325,17 @@ def test_transfer_criterion():
   accuracy = {('pretrained', 1): 0.5, ('scratch', 1): 0.1,
               ('pretrained', 5): 0.7, ('scratch', 5): 0.3}
   top = ('conv5', 'fc6', 'fc7')
-  assert claims.judge_transfer(accuracy, layers, top).holds
+  verdict = claims.judge_transfer(accuracy, layers, top, 30)
+  assert verdict.holds
+  assert verdict.measured.startswith('30 novel classes: 1/class 50.0% vs '
+                                     'scratch 10.0%')
   assert not claims.judge_transfer(accuracy, {**layers, 'conv4': 0.9},
-                                   top).holds
+                                   top, 10).holds
+  # A tie goes to the lower layer.
+  assert not claims.judge_transfer(accuracy, {**layers, 'conv4': 0.8},
+                                   top, 10).holds
   close = {**accuracy, ('scratch', 5): 0.65}
-  assert not claims.judge_transfer(close, layers, top).holds
+  assert not claims.judge_transfer(close, layers, top, 10).holds
 
 
 def test_strongest_units_by_sorting():

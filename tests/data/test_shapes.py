@@ -76,7 +76,7 @@ def _upright(label, novel=False, size=64):
 
 def _every_class():
   return ([(label, False) for label in range(shape_classes.MAX_CLASSES)]
-          + [(label, True) for label in range(shapes.NUM_NOVEL_CLASSES)])
+          + [(label, True) for label in range(shapes.MAX_NOVEL_CLASSES)])
 
 
 def test_every_class_is_its_own_mirror_image():
@@ -99,30 +99,73 @@ def test_no_two_classes_look_alike():
                                                  differing.shape)
 
 
-def test_composites_share_their_parts():
-  """The classes after the 24 drawn ones are one choice per slot -- outline,
-  top, inside, bottom -- named by their choices: each part recurs in other
-  classes, and every two differ in at least two slots."""
+def _designs(first, count, names, novel=False):
+  """(outline, top, inside, bottom) of classes [first, count), read back
+  from their drawn parts, each checked against the class's name."""
   designs = []
-  for label in range(24, shape_classes.MAX_CLASSES):
-    parts = shape_classes.parts(label, np.zeros(4))
-    outline = shape_classes.ALL_CLASS_NAMES[label].split('_')[0]
+  for label in range(first, count):
+    parts = shape_classes.parts(label, np.zeros(4), novel=novel)
+    outline = names[label].split('_')[0]
     # The top is drawn in the body's colour, inside and bottom as details.
     top = [n for n, role, _ in parts[1:] if role == 'body'] or ['none']
     detail = [n for n, role, _ in parts[1:] if role == 'detail'] + ['none']
     designs.append((outline, top[0], detail[0], detail[1]))
     assert parts[0][0] == 'body' and len(parts) <= len(top) + len(detail) + 1
-    assert shape_classes.ALL_CLASS_NAMES[label] == '_'.join(
-        d for d in designs[-1] if d != 'none')
+    assert names[label] == '_'.join(d for d in designs[-1] if d != 'none')
+  for i, a in enumerate(designs):
+    for b in designs[:i]:
+      assert sum(x != y for x, y in zip(a, b)) >= 2, (a, b)
+  return designs
+
+
+def test_composites_share_their_parts():
+  """The classes after the 24 drawn ones are one choice per slot -- outline,
+  top, inside, bottom -- named by their choices: each part recurs in other
+  classes, and every two differ in at least two slots."""
+  designs = _designs(24, shape_classes.MAX_CLASSES,
+                     shape_classes.ALL_CLASS_NAMES)
   assert len(designs) == shape_classes.NUM_COMPOSITES
   for slot in range(1, 4):
     counts = {}
     for d in designs:
       counts[d[slot]] = counts.get(d[slot], 0) + 1
     assert min(counts.values()) >= 5, counts
-  for i, a in enumerate(designs):
-    for b in designs[:i]:
-      assert sum(x != y for x, y in zip(a, b)) >= 2, (a, b)
+
+
+def test_novel_composites_are_new():
+  """Novel classes 11-30 are composites too, every two differing in two
+  slots, and none of their parts is a part of any trained class: the net
+  never saw them."""
+  designs = _designs(10, shape_classes.MAX_NOVEL_CLASSES,
+                     shape_classes.ALL_NOVEL_CLASS_NAMES, novel=True)
+  assert len(designs) == 20 == shape_classes.MAX_NOVEL_CLASSES - 10
+  trained = {p for names in shape_classes.PART_NAMES for p in names}
+  novel = {p for d in designs for p in d[1:]} - {'none'}
+  assert len(novel) >= 8 and not novel & trained, novel & trained
+  assert not (set(shape_classes.ALL_NOVEL_CLASS_NAMES)
+              & set(shape_classes.ALL_CLASS_NAMES))
+
+
+def test_novel_classes_cycle_through_their_catalogue():
+  world = shapes.World(novel_classes=30)
+  names = shapes.class_names(novel=True, num_classes=30)
+  assert len(names) == 30 == len(set(names))
+  assert names[:10] == shapes.NOVEL_CLASS_NAMES
+  for index in (0, 9, 10, 29, 47):
+    assert shapes.example('train', index, 32, novel=True,
+                          world=world)[1] == index % 30
+    # The knob draws nothing: the first ten classes' examples are the
+    # default world's wherever the labels agree.
+    if index % 30 == index % 10:
+      np.testing.assert_array_equal(
+          shapes.example('train', index, 32, novel=True, world=world)[0],
+          shapes.example('train', index, 32, novel=True)[0])
+  # The trained set does not read it.
+  np.testing.assert_array_equal(shapes.example('train', 3, 32, world=world)[0],
+                                shapes.example('train', 3, 32)[0])
+  with pytest.raises(Exception, match='novel_classes'):
+    shapes.example('train', 0, 32, novel=True,
+                   world=shapes.World(novel_classes=31))
 
 
 def test_same_seed_same_bytes():
@@ -370,6 +413,12 @@ def test_world_names_its_prepared_directory():
                   'novel_64px_train100_val10_seed0_dark')
   assert name(96, 100, 10, 0, world=shapes.World(96, face_breeds=True)) == (
       '96px_train100_val10_seed0_c96_breeds')
+  # Each set names only the knobs that draw it.
+  assert name(64, 3000, 1500, 0, novel=True,
+              world=shapes.World(96, novel_classes=30)) == (
+                  'novel_64px_train3000_val1500_seed0_c30')
+  assert name(96, 100, 10, 0, world=shapes.World(96, novel_classes=30)) == (
+      '96px_train100_val10_seed0_c96')
   # The novel classes are drawn the same with and without breeds.
   assert name(64, 100, 10, 0, novel=True,
               world=shapes.World(face_breeds=True)) == (

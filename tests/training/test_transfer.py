@@ -19,6 +19,7 @@ from sklearn.metrics import average_precision_score
 from configs import common
 from shared import colors as _colors, jpeg as _jpeg, mock_builder as _mock  # made VOC data
 from zfjax.training import checkpoints
+from zfjax.training import defaults
 from zfjax.data import pipeline
 from zfjax.analyses import layer_features
 from zfjax.networks import models
@@ -244,6 +245,39 @@ def test_transfer_config_errors(source_workdir, trained_shapes_model,
                          **{'transfer.from_workdir': source_workdir})
   with pytest.raises(ZfjaxError, match='batch_size'):
     trainer.train_and_evaluate(config, str(tmp_path / 'b'))
+
+
+def test_more_novel_classes_size_the_set_and_live_apart(monkeypatch,
+                                                        tmp_path):
+  """A source world with 30 novel classes: its transfer runs render 100
+  train and 50 validation images of each (the splits draw 70), batch a
+  fifth of the training images, and live in a folder of their own so that
+  no 10-class run is resumed as a 30-class one."""
+  ten = transfer_protocols.transfer_config('shapes_novel_5')
+  thirty = transfer_protocols.transfer_config(
+      'shapes_novel_5', **{'shapes.novel_classes': 30})
+  assert (ten.shapes.novel_classes, ten.shapes.num_train, ten.shapes.num_eval,
+          ten.batch_size) == (10, 1000, 500, 10)
+  assert (thirty.shapes.novel_classes, thirty.shapes.num_train,
+          thirty.shapes.num_eval, thirty.batch_size) == (30, 3000, 1500, 30)
+  source = defaults.builtin_config()
+  source.shapes.novel_classes = 30
+  workdirs.save_config(source, str(tmp_path / 'source'))
+  runs = []
+
+  def fake_train_and_score(variant, workdir, **overrides):
+    config = transfer_protocols.transfer_config(variant, **overrides)
+    runs.append((os.path.relpath(workdir, tmp_path), config.shapes.num_train,
+                 config.batch_size))
+    return 0.5
+  monkeypatch.setattr(transfer_protocols, 'train_and_score',
+                      fake_train_and_score)
+  transfer_protocols.run_caltech_like('shapes_novel', str(tmp_path / 'source'),
+                                      str(tmp_path / 'out'), (1,), 1,
+                                      scratch=True)
+  assert runs == [
+      ('out/novel_classes30/shapes_novel_1/split0', 3000, 6),
+      ('out/novel_classes30/shapes_novel_1_scratch/split0', 3000, 6)]
 
 
 def _moved_source(source_workdir, path, *, mean: bool, **config):

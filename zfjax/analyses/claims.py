@@ -66,7 +66,8 @@ makes the measurements on a trained run and calls them.
    masks' Delta, the mean over sets of the difference being at least 2
    standard errors of it, and the gap relative to the random Delta is
    smaller at the top hidden layer than at the top conv layer.
-7. §5.2, transfer: on the 10 novel classes, with 1 and with 5 training
+7. §5.2, transfer: on the world's novel classes (10, or as many as its
+   `novel_classes`: 30 in the fidelity world since 2026-12-06), with 1 and with 5 training
    images per class (2 random splits each), the frozen layers with a new
    softmax beat the same net trained from scratch by at least 10 points of
    mean per-class accuracy; and the linear SVM on per-layer features (20
@@ -520,10 +521,11 @@ def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
 
 def judge_transfer(accuracy: dict[tuple[str, int], float],
                    layer_svm: dict[str, float],
-                   top_layers: Sequence[str]) -> Verdict:
+                   top_layers: Sequence[str], num_classes: int) -> Verdict:
   """accuracy: (kind 'pretrained' | 'scratch', images per class) -> mean
   per-class accuracy over the splits; layer_svm: layer -> the linear SVM's
-  accuracy on its features, bottom to top."""
+  accuracy on its features, bottom to top; num_classes: how many novel
+  classes (for the text)."""
   margins = [accuracy[('pretrained', c)] - accuracy[('scratch', c)]
              for c in TRANSFER_COUNTS]
   best = max(layer_svm, key=layer_svm.get)
@@ -531,4 +533,5 @@ def judge_transfer(accuracy: dict[tuple[str, int], float],
   text = ', '.join(f'{c}/class {accuracy[("pretrained", c)]:.1%} vs scratch '
                    f'{accuracy[("scratch", c)]:.1%}' for c in TRANSFER_COUNTS)
   layers = ' '.join(f'{l} {a:.1%}' for l, a in layer_svm.items())
-  return verdict(7, f'{text}; SVM per layer {layers} (best {best})', holds)
+  return verdict(7, f'{num_classes} novel classes: {text}; SVM per layer '
+                 f'{layers} (best {best})', holds)

@@ -390,7 +390,7 @@ def transfer(run: workdirs.TrainedRun, out: str) -> claims.Verdict:
   top = (run.spec.conv_names[-1],) + tuple(
       l for l in traced if l in run.spec.dense_names)
   return claims.judge_transfer(accuracy, {r.layer: r.svm for r in per_layer},
-                               top)
+                               top, layers_config.shapes.novel_classes)
 
 
 def measure(run: workdirs.TrainedRun, which: Sequence[int], *,

@@ -60,8 +60,11 @@ class RunStopped(Exception):
 
 
 def transfer_config(variant: str, **overrides) -> ml_collections.ConfigDict:
-  """The transfer config `variant` with dotted `overrides` (None skipped)."""
-  config = defaults.transfer_config(variant)
+  """The transfer config `variant` with dotted `overrides` (None skipped);
+  a `shapes.novel_classes` among them also sizes the novel set and the
+  batch."""
+  config = defaults.transfer_config(
+      variant, overrides.get('shapes.novel_classes') or 10)
   for key, value in overrides.items():
     if value is None:
       continue
@@ -148,6 +151,11 @@ def run_caltech_like(protocol: str, from_workdir: str | None, out: str,
   is scored."""
   results = []
   overrides = with_source_architecture(from_workdir, overrides)
+  novel = overrides.get('shapes.novel_classes')
+  if protocol == 'shapes_novel' and novel not in (None, shapes.NUM_NOVEL_CLASSES):
+    # Runs of another novel set live apart: a 10-class run is not resumed
+    # as a 30-class one.
+    out = os.path.join(out, f'novel_classes{novel}')
   kinds = (('pretrained',) if pretrained else ()) + (
       ('scratch',) if scratch else ())
   for kind in kinds:

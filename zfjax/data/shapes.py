@@ -63,6 +63,7 @@ PART_NAMES = shape_classes.PART_NAMES
 MAX_PARTS = shape_classes.MAX_PARTS
 NOVEL_CLASS_NAMES = shape_classes.NOVEL_CLASS_NAMES
 NUM_NOVEL_CLASSES = shape_classes.NUM_NOVEL_CLASSES
+MAX_NOVEL_CLASSES = shape_classes.MAX_NOVEL_CLASSES
 NOVEL_PART_NAMES = shape_classes.NOVEL_PART_NAMES
 class_names = shape_classes.class_names
 part_names = shape_classes.part_names
@@ -82,11 +83,15 @@ class World(NamedTuple):
   face_breeds: cat_face and bear_face drawn as breeds of round_face, on its
     head and eyes, differing in ears and nose (as the paper's dog breeds
     share a dog's face); the other classes as always.
+  novel_classes: the novel catalogue's first N classes (the transfer
+    experiment's, ZF §5.2), 1..30: the 10 drawn ones, then composites.
+    Only the novel data set reads it.
   """
   num_classes: int = NUM_CLASSES
   occluders: float = 0.0
   dark_details: bool = False
   face_breeds: bool = False
+  novel_classes: int = NUM_NOVEL_CLASSES
 
   @classmethod
   def of(cls, shapes_config) -> World:
@@ -105,6 +110,10 @@ class World(NamedTuple):
       raise ZfjaxError(f'zfjax_shapes has {shape_classes.MAX_CLASSES} '
                        f'classes; config.shapes.num_classes must be in [1, '
                        f'{shape_classes.MAX_CLASSES}], got {self.num_classes}')
+    if not 1 <= self.novel_classes <= MAX_NOVEL_CLASSES:
+      raise ZfjaxError(f'zfjax_shapes_novel has {MAX_NOVEL_CLASSES} classes; '
+                       f'config.shapes.novel_classes must be in [1, '
+                       f'{MAX_NOVEL_CLASSES}], got {self.novel_classes}')
     if not 0.0 <= self.occluders <= 1.0:
       raise ZfjaxError(f'config.shapes.occluders is a probability, got '
                        f'{self.occluders}')
@@ -169,7 +178,7 @@ def sample_scene(rng_or_seed, label: int, image_size: int, *,
 
   Args:
     rng_or_seed: a numpy Generator (advanced in place) or a seed for one.
-    label: class index in [0, NUM_CLASSES), or in [0, NUM_NOVEL_CLASSES)
+    label: class index in [0, MAX_CLASSES), or in [0, MAX_NOVEL_CLASSES)
       with `novel`.
     image_size: the side in pixels the scene is meant for; the object keeps
       one pixel clear of the central 7/8 region's edge at this size.
@@ -422,8 +431,8 @@ def example(split: str, index: int, image_size: int, *,
   """Example `index` of a split: (image (S, S, 3) uint8, label, scene).
 
   Labels cycle through the world's classes (index mod
-  world.num_classes), so every split is balanced. `novel`: of the novel
-  classes, from a seed stream of their own.
+  world.num_classes, or world.novel_classes), so every split is balanced.
+  `novel`: of the novel classes, from a seed stream of their own.
   """
   scene = example_scene(split, index, image_size, seed=seed, novel=novel,
                         world=world)
@@ -439,7 +448,7 @@ def example_scene(split: str, index: int, image_size: int, *, seed: int = 0,
   key = [seed, SPLITS[split], index]
   if novel:
     scene = sample_scene(np.random.default_rng(key + [1]),
-                         index % NUM_NOVEL_CLASSES, image_size, novel=True)
+                         index % world.novel_classes, image_size, novel=True)
   else:
     scene = sample_scene(np.random.default_rng(key),
                          index % world.num_classes, image_size)

@@ -67,7 +67,7 @@ def renders_digest(image_size: int, seed: int, novel: bool = False,
   changed since a variant was prepared renders it afresh instead of
   serving the old pixels under the new code's class names.
   """
-  count = shapes.NUM_NOVEL_CLASSES if novel else world.num_classes
+  count = world.novel_classes if novel else world.num_classes
   digest = hashlib.sha256(json.dumps(
       [shapes.class_names(novel, count), shapes.part_names(novel)[:count]]
   ).encode())
@@ -85,11 +85,16 @@ def _config(image_size: int, num_train: int, num_eval: int,
   prefix = 'novel_' if novel else ''
   # The default world keeps the names (and prepared directories) it had
   # before worlds had knobs.
-  if novel:  # their own 10 classes, whatever the world's number, and faces
+  # Each set keeps only the knobs that draw it: the novel set its own
+  # number of classes, the trained set the world's.
+  if novel:
     world = world._replace(num_classes=shapes.NUM_CLASSES, face_breeds=False)
+  else:
+    world = world._replace(novel_classes=shapes.NUM_NOVEL_CLASSES)
   knobs = world.knobs()
   suffix = ''.join(text for key, text in (
       ('num_classes', f'_c{world.num_classes}'),
+      ('novel_classes', f'_c{world.novel_classes}'),
       ('occluders', f'_occ{world.occluders:g}'),
       ('dark_details', '_dark'), ('face_breeds', '_breeds'))
                    if key in knobs)
@@ -99,7 +104,7 @@ def _config(image_size: int, num_train: int, num_eval: int,
             + renders_digest(image_size, seed, novel, world)),
       description=f'{image_size}x{image_size} images, {num_train} train and '
                   f'{num_eval} validation examples, seed {seed}'
-                  + (', novel classes' if novel else
+                  + (f', {world.novel_classes} novel classes' if novel else
                      f', {world.num_classes} classes')
                   + (f', occluders in {world.occluders:.0%} of the images'
                      if world.occluders else '')
@@ -120,7 +125,9 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     size, novel = self.builder_config.image_size, self.builder_config.novel
-    names = shapes.class_names(novel, self.builder_config.world.num_classes)
+    world = self.builder_config.world
+    names = shapes.class_names(
+        novel, world.novel_classes if novel else world.num_classes)
     return tfds.core.DatasetInfo(
         builder=self,
         description=(

@@ -56,11 +56,13 @@ def base_config() -> ml_collections.ConfigDict:
   # The built-in world (zfjax.data.shapes.World): the catalogue's first
   # num_classes classes (12 or up to 96), the probability that an image has
   # a partial occluder in front of its object, detail parts darker than
-  # the body, and cat and bear faces drawn as breeds of the round face.
+  # the body, and cat and bear faces drawn as breeds of the round face; and
+  # how many novel classes its transfer set has (10 drawn, up to 30).
   c.shapes.num_classes = 12
   c.shapes.occluders = 0.0
   c.shapes.dark_details = False
   c.shapes.face_breeds = False
+  c.shapes.novel_classes = 10
   # A per-channel mean (R, G, B in 0..255) subtracted instead of the training
   # split's mean image; set by `python -m zfjax convert` for torchvision's
   # AlexNet. None: the mean image.
@@ -156,22 +158,27 @@ _PHOTO_SETS = {
 }
 
 
-def _shapes(config: ml_collections.ConfigDict) -> None:
-  """The settings of configs/synthetic.py that the net depends on."""
+def _shapes(config: ml_collections.ConfigDict, novel_classes: int) -> None:
+  """The settings of configs/synthetic.py that the net depends on, and a
+  novel set of `novel_classes` classes, 100 train and 50 validation
+  images of each."""
   config.model = 'zfnet_small'
   config.shapes.image_size = 64
-  config.shapes.num_train = 1000  # 100 per class
-  config.shapes.num_eval = 500  # 50 per class
+  config.shapes.novel_classes = novel_classes
+  config.shapes.num_train = 100 * novel_classes
+  config.shapes.num_eval = 50 * novel_classes
   config.resize_size = 64
   config.crop_size = 56
   config.weight_std = 0.04
   config.bias_value = 0.1
 
 
-def transfer_config(variant: str) -> ml_collections.ConfigDict:
+def transfer_config(variant: str, novel_classes: int = 10
+                    ) -> ml_collections.ConfigDict:
   """A transfer run's config (`configs/transfer.py` documents the
   variants): `{shapes_novel,caltech101,caltech256}_N[_scratch]` or
-  `voc2012`."""
+  `voc2012`; shapes_novel's with the built-in novel set's first
+  `novel_classes` classes."""
   config = base_config()
   scratch = variant.endswith('_scratch')
   name = variant[:-len('_scratch')] if scratch else variant
@@ -193,10 +200,11 @@ def transfer_config(variant: str) -> ml_collections.ConfigDict:
     config.transfer.test_per_class = test
     # The sampled sets, not TFDS splits (see zfjax.training.transfer).
     config.train_split, config.eval_split = 'train', 'test'
-    classes = {'caltech101': 102, 'caltech256': 257, 'shapes_novel': 10}[base]
+    classes = {'caltech101': 102, 'caltech256': 257,
+               'shapes_novel': novel_classes}[base]
     train_images = int(count) * classes
   if config.dataset == 'zfjax_shapes_novel':
-    _shapes(config)
+    _shapes(config, novel_classes)
     source = 'workdir/synthetic'
   else:
     source = 'workdir/zfnet'  # configs/zfnet_imagenet.py's run
