@@ -29,7 +29,9 @@ runs cache the preprocessed images (centre crop and mirror) instead.
 Built-in analogue (shapes_novel_*): 10 object classes that zfjax_shapes
 does not have (`zfjax.data.shapes.NOVEL_CLASS_NAMES`), made of the same kinds of
 parts, 64x64 images, a pool of 100 + 50 images per class; the source run is
-`configs/synthetic.py`'s. On a shared 2-core CPU (2026-11-25) a pretrained
+`configs/synthetic.py`'s. (A fidelity source's world has 30 novel classes:
+`python -m zfjax transfer shapes_novel --from_workdir ...` sizes the set,
+batch and input from the source run; this file is the 10-class default.) On a shared 2-core CPU (2026-11-25) a pretrained
 run takes 30-60 s once the features are cached (about 30 s, once), and
 reaches 72 +- 4 % mean per-class accuracy at 5 images per class (chance
 10 %); more numbers in docs/transfer.md.
