@@ -103,3 +103,15 @@ def test_the_count_in_the_title_leaves_out_unmeasured_claims():
       '5 of 6 measured claims hold (1 not measured)')
   assert tables.count_claims(verdicts(None, None)) == (
       '0 of 0 measured claims hold (2 not measured)')
+
+
+def test_siblings_differing_in_the_novel_set_are_of_the_same_data():
+  """Claim 4 compares runs trained on the same images: the novel set's size
+  is not part of them (training never reads it), the trained world is."""
+  from zfjax.training import defaults  # pylint: disable=g-import-not-at-top
+  ours = defaults.builtin_config()
+  ours.shapes.novel_classes = 30
+  theirs = defaults.builtin_config()
+  assert scorecard._data_of(ours) == scorecard._data_of(theirs)
+  theirs.shapes.face_breeds = True
+  assert scorecard._data_of(ours) != scorecard._data_of(theirs)

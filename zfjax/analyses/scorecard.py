@@ -251,7 +251,7 @@ def _data_of(config) -> dict:
           'crop_size': config.crop_size}
   if config.dataset == 'zfjax_shapes':
     what.update(image_size=config.shapes.image_size,
-                **shapes.World.of(config.shapes)._asdict())
+                **shapes.World.of(config.shapes).trained_set()._asdict())
   return what
 
 

@@ -100,6 +100,15 @@ class World(NamedTuple):
     return cls(**{name: type(default)(shapes_config.get(name, default))
                   for name, default in cls._field_defaults.items()})
 
+  def trained_set(self) -> World:
+    """The knobs that draw the trained classes' set (not novel_classes)."""
+    return self._replace(novel_classes=NUM_NOVEL_CLASSES)
+
+  def novel_set(self) -> World:
+    """The knobs that draw the novel set: its own number of classes, no
+    face breeds (no novel class is a breed)."""
+    return self._replace(num_classes=NUM_CLASSES, face_breeds=False)
+
   def knobs(self) -> dict:
     """The settings that differ from the default world."""
     return {k: v for k, v in self._asdict().items()

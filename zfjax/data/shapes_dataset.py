@@ -85,12 +85,8 @@ def _config(image_size: int, num_train: int, num_eval: int,
   prefix = 'novel_' if novel else ''
   # The default world keeps the names (and prepared directories) it had
   # before worlds had knobs.
-  # Each set keeps only the knobs that draw it: the novel set its own
-  # number of classes, the trained set the world's.
-  if novel:
-    world = world._replace(num_classes=shapes.NUM_CLASSES, face_breeds=False)
-  else:
-    world = world._replace(novel_classes=shapes.NUM_NOVEL_CLASSES)
+  # Each set is named by the knobs that draw it.
+  world = world.novel_set() if novel else world.trained_set()
   knobs = world.knobs()
   suffix = ''.join(text for key, text in (
       ('num_classes', f'_c{world.num_classes}'),
