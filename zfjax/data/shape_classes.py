@@ -7,7 +7,9 @@ order, in the object's own frame (a disc of radius 1, y down, x right).
 first `num_classes` (12 by default, up to 96): 24 drawn classes, then 72
 composites, each one choice of outline, top, inside and bottom. The novel
 classes are the transfer experiment's (ZF §5.2): objects the built-in model
-never saw, made of the same kinds of parts.
+never saw, made of the same kinds of parts; a world uses their first
+`novel_classes` (10 by default, up to 30): 10 drawn, then 20 composites of
+slots no trained class has.
 """
 
 from __future__ import annotations
@@ -490,28 +492,36 @@ def _sun(j):
 # 10, every layer from conv3 up of the fidelity net classified them at
 # 92-99 % (ZF Table 6 ranges 45-86 % on Caltech-101's 102 classes).
 _NOVEL_BODIES = {
-    'bulbs': lambda j: [('poly', ((-0.7, -0.5), (-0.7, 0.5), (0.0, 0.08 + 0.03 * j),
-                                  (0.0, -0.08 - 0.03 * j))),
-                        ('poly', ((0.7, -0.5), (0.7, 0.5), (0.0, 0.08 + 0.03 * j),
-                                  (0.0, -0.08 - 0.03 * j)))],
+    'bulbs': lambda j: [
+        ('poly', ((-0.7, -0.5), (-0.7, 0.5), (0.0, 0.08 + 0.03 * j),
+                  (0.0, -0.08 - 0.03 * j))),
+        ('poly', ((0.7, -0.5), (0.7, 0.5), (0.0, 0.08 + 0.03 * j),
+                  (0.0, -0.08 - 0.03 * j)))],
     'canopy': lambda j: [('poly', tuple(zip(
         0.3 - (0.8 + 0.05 * j) * np.sin(np.linspace(0.0, np.pi, 13)),
         0.85 * np.cos(np.linspace(0.0, np.pi, 13)))))],
-    'star': lambda j: [('poly', ((-0.75 - 0.04 * j, 0.0), (0.38, -0.65), (0.38, 0.65))),
-                       ('poly', ((0.75 + 0.04 * j, 0.0), (-0.38, -0.65), (-0.38, 0.65)))],
-    'wings': lambda j: [('poly', ((0.0, -0.1), (-0.55 - 0.05 * j, -0.8), (0.55 + 0.05 * j, -0.8))),
-                        ('poly', ((0.0, 0.1), (-0.55 - 0.05 * j, 0.8), (0.55 + 0.05 * j, 0.8)))],
+    'star': lambda j: [
+        ('poly', ((-0.75 - 0.04 * j, 0.0), (0.38, -0.65), (0.38, 0.65))),
+        ('poly', ((0.75 + 0.04 * j, 0.0), (-0.38, -0.65), (-0.38, 0.65)))],
+    'wings': lambda j: [
+        ('poly', ((0.0, -0.1), (-0.55 - 0.05 * j, -0.8),
+                  (0.55 + 0.05 * j, -0.8))),
+        ('poly', ((0.0, 0.1), (-0.55 - 0.05 * j, 0.8),
+                  (0.55 + 0.05 * j, 0.8)))],
     'hull': lambda j: [('box', 0.0, 0.0, 0.62, 0.28 + 0.03 * j, 0.06, 0.0)],
-    'trapezoid': lambda j: [('poly', ((-0.5, -0.3 - 0.04 * j), (-0.5, 0.3 + 0.04 * j),
+    'trapezoid': lambda j: [('poly', ((-0.5, -0.3 - 0.04 * j),
+                                      (-0.5, 0.3 + 0.04 * j),
                                       (0.5, 0.75), (0.5, -0.75)))],
 }
 _NOVEL_TOPS = {
     'none': lambda j: [],
     'antenna': lambda j: [('box', -0.74, 0.0, 0.14, 0.04, 0.0, 0.0),
                           _circle(-0.92, 0.0, 0.08 + 0.015 * j)],
-    'tufts': lambda j: [('poly', ((-0.62, -0.45), (-0.62, -0.15), (-0.97, -0.55 - 0.05 * j))),
-                        ('poly', ((-0.62, 0.45), (-0.62, 0.15), (-0.97, 0.55 + 0.05 * j)))],
-    'balls': lambda j: [_circle(-0.82, x, 0.09 + 0.015 * j) for x in (-0.4, 0.0, 0.4)],
+    'tufts': lambda j: [
+        ('poly', ((-0.62, -0.45), (-0.62, -0.15), (-0.97, -0.55 - 0.05 * j))),
+        ('poly', ((-0.62, 0.45), (-0.62, 0.15), (-0.97, 0.55 + 0.05 * j)))],
+    'balls': lambda j: [_circle(-0.82, x, 0.09 + 0.015 * j)
+                        for x in (-0.4, 0.0, 0.4)],
 }
 _NOVEL_INSIDES = {
     'ring': lambda j: [('ring', 0.0, 0.0, 0.24 + 0.03 * j, 0.06)],
@@ -519,16 +529,20 @@ _NOVEL_INSIDES = {
                         for a in (np.pi / 4, -np.pi / 4)],
     'stripes': lambda j: [('box', 0.0, x, 0.28 + 0.03 * j, 0.04, 0.0, 0.0)
                           for x in (-0.22, 0.0, 0.22)],
-    'rings': lambda j: [('ring', -0.05, x, 0.13 + 0.02 * j, 0.045) for x in (-0.3, 0.3)],
+    'rings': lambda j: [('ring', -0.05, x, 0.13 + 0.02 * j, 0.045)
+                        for x in (-0.3, 0.3)],
 }
 _NOVEL_BOTTOMS = {
     'none': lambda j: [],
     'stick': lambda j: [('box', 0.8, 0.0, 0.18, 0.05 + 0.015 * j, 0.0, 0.0)],
-    'fins': lambda j: [('poly', ((0.35, -0.3), (0.75, -0.3), (0.85, -0.65 - 0.05 * j))),
-                       ('poly', ((0.35, 0.3), (0.75, 0.3), (0.85, 0.65 + 0.05 * j)))],
+    'fins': lambda j: [
+        ('poly', ((0.35, -0.3), (0.75, -0.3), (0.85, -0.65 - 0.05 * j))),
+        ('poly', ((0.35, 0.3), (0.75, 0.3), (0.85, 0.65 + 0.05 * j)))],
     'handle': lambda j: [('box', 0.76, 0.0, 0.14, 0.04, 0.0, 0.0),
                          ('box', 0.92, 0.0, 0.04, 0.22 + 0.03 * j, 0.0, 0.0)],
 }
+# The seeded draw of 20 happens to use every body but the canopy, which
+# stays in the pool it draws from (removing it would draw others).
 NUM_NOVEL_COMPOSITES = 20
 
 
