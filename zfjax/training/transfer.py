@@ -48,6 +48,7 @@ import ml_collections
 import numpy as np
 
 from zfjax import progress
+from zfjax.data import shapes
 from zfjax.training import workdirs
 from zfjax.networks import models
 from zfjax.networks import specs
@@ -195,6 +196,21 @@ def load_source(config: ml_collections.ConfigDict) -> Source | None:
                        f'{t.from_workdir} was trained with '
                        f'{source_config[key]}; set '
                        f'config.{key}={source_config[key]}')
+  if (config.dataset == 'zfjax_shapes_novel'
+      and source_config.dataset == 'zfjax_shapes'):
+    # The novel classes drawn as the source's world draws its own: at its
+    # image size, with its occluders and details (their number is the
+    # target's choice).
+    ours = {'image_size': config.shapes.image_size,
+            **shapes.World.of(config.shapes).novel_set()._asdict()}
+    theirs = {'image_size': source_config.shapes.image_size,
+              **shapes.World.of(source_config.shapes).novel_set()._asdict()}
+    for key in ours:
+      if key != 'novel_classes' and ours[key] != theirs[key]:
+        raise ZfjaxError(f'config.shapes.{key}={ours[key]} but the run in '
+                         f'{t.from_workdir} was trained on a world with '
+                         f'{theirs[key]}; set config.shapes.{key}='
+                         f'{theirs[key]}')
   return source
 
 
