@@ -245,6 +245,20 @@ def test_transfer_config_errors(source_workdir, trained_shapes_model,
                          **{'transfer.from_workdir': source_workdir})
   with pytest.raises(ZfjaxError, match='batch_size'):
     trainer.train_and_evaluate(config, str(tmp_path / 'b'))
+  # The novel classes are drawn as the source's world draws its own: at
+  # its image size, with its occluders; how many of them is the target's.
+  size = workdirs.load_config(source_workdir).shapes.image_size
+  for key, value, want in (('shapes.image_size', size + 8, size),
+                           ('shapes.occluders', 0.5, 0.0)):
+    config = _novel_config('shapes_novel_5', data_dir, **{
+        key: value, 'transfer.from_workdir': source_workdir})
+    with pytest.raises(ZfjaxError, match=(
+        f'config.{key}={value} but the run in .* trained on a world with '
+        f'{want}; set config.{key}={want}$')):
+      transfer.load_source(config)
+  config = _novel_config('shapes_novel_5', data_dir, **{
+      'shapes.novel_classes': 30, 'transfer.from_workdir': source_workdir})
+  assert transfer.load_source(config) is not None
 
 
 def test_more_novel_classes_size_the_set_and_live_apart(monkeypatch,
