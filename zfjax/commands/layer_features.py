@@ -42,9 +42,12 @@ def main(argv: Sequence[str]) -> None:
   t = config.transfer
   csv = tables.write_layer_accuracy(os.path.join(out, 'layer_accuracy.csv'),
                                     results)
+  target = config.dataset
+  if target == 'zfjax_shapes_novel':
+    target += f' ({config.shapes.novel_classes} classes)'
   plots.layer_accuracy(
       os.path.join(out, 'layer_accuracy.png'), results,
-      f'{config.dataset}, {t.images_per_class} images per class, features '
+      f'{target}, {t.images_per_class} images per class, features '
       f'of {os.path.basename(t.from_workdir.rstrip("/"))}')
   print(tables.format_layer_accuracy(results))
   print(f'wrote {csv} and layer_accuracy.png')
