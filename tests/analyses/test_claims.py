@@ -336,6 +336,15 @@ def test_transfer_criterion():
                                    top, 10).holds
   close = {**accuracy, ('scratch', 5): 0.65}
   assert not claims.judge_transfer(close, layers, top, 10).holds
+  # A softmax that ranks conv4 first is reported, not judged.
+  softmax = {**layers, 'conv4': 0.95}
+  beside = claims.judge_transfer(accuracy, layers, top, 30, softmax)
+  assert beside.holds
+  assert beside.measured.startswith(verdict.measured)
+  assert beside.measured.endswith('. Not judged: softmax per layer conv1 '
+                                  '30.0% conv2 50.0% conv3 60.0% conv4 '
+                                  '95.0% conv5 80.0% fc6 78.0% fc7 75.0% '
+                                  '(best conv4)')
 
 
 def test_strongest_units_by_sorting():

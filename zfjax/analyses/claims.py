@@ -72,7 +72,9 @@ makes the measurements on a trained run and calls them.
    softmax beat the same net trained from scratch by at least 10 points of
    mean per-class accuracy; and the linear SVM on per-layer features (20
    images per class, Table 6) is most accurate at one of the top layers:
-   the last conv layer or a hidden fully connected one.
+   the last conv layer or a hidden fully connected one. A softmax on the
+   same features is reported beside it, not judged (added 2026-12-06, after
+   it ranked conv4 first on the fidelity nets where the SVM did not).
 """
 
 from __future__ import annotations
@@ -521,11 +523,14 @@ def judge_correspondence(parts: Sequence[str], layers: Sequence[str],
 
 def judge_transfer(accuracy: dict[tuple[str, int], float],
                    layer_svm: dict[str, float],
-                   top_layers: Sequence[str], num_classes: int) -> Verdict:
+                   top_layers: Sequence[str], num_classes: int,
+                   layer_softmax: dict[str, float] | None = None) -> Verdict:
   """accuracy: (kind 'pretrained' | 'scratch', images per class) -> mean
   per-class accuracy over the splits; layer_svm: layer -> the linear SVM's
   accuracy on its features, bottom to top; num_classes: how many novel
-  classes (for the text)."""
+  classes (for the text). layer_softmax: the same for a softmax, reported
+  beside the verdict, not judged (the layer a linear classifier finds best
+  can depend on which one reads it)."""
   margins = [accuracy[('pretrained', c)] - accuracy[('scratch', c)]
              for c in TRANSFER_COUNTS]
   best = max(layer_svm, key=layer_svm.get)
@@ -533,5 +538,10 @@ def judge_transfer(accuracy: dict[tuple[str, int], float],
   text = ', '.join(f'{c}/class {accuracy[("pretrained", c)]:.1%} vs scratch '
                    f'{accuracy[("scratch", c)]:.1%}' for c in TRANSFER_COUNTS)
   layers = ' '.join(f'{l} {a:.1%}' for l, a in layer_svm.items())
-  return verdict(7, f'{num_classes} novel classes: {text}; SVM per layer '
-                 f'{layers} (best {best})', holds)
+  measured = (f'{num_classes} novel classes: {text}; SVM per layer '
+              f'{layers} (best {best})')
+  if layer_softmax:
+    measured += ('. Not judged: softmax per layer ' + ' '.join(
+        f'{l} {a:.1%}' for l, a in layer_softmax.items())
+                 + f' (best {max(layer_softmax, key=layer_softmax.get)})')
+  return verdict(7, measured, holds)

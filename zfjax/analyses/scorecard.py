@@ -389,8 +389,10 @@ def transfer(run: workdirs.TrainedRun, out: str) -> claims.Verdict:
   traced = models.traced_layers(run.spec)
   top = (run.spec.conv_names[-1],) + tuple(
       l for l in traced if l in run.spec.dense_names)
-  return claims.judge_transfer(accuracy, {r.layer: r.svm for r in per_layer},
-                               top, layers_config.shapes.novel_classes)
+  return claims.judge_transfer(
+      accuracy, {r.layer: r.svm for r in per_layer}, top,
+      layers_config.shapes.novel_classes,
+      {r.layer: r.softmax for r in per_layer})
 
 
 def measure(run: workdirs.TrainedRun, which: Sequence[int], *,
