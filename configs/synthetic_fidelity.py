@@ -46,7 +46,8 @@ and a nose, each set at nine places: at conv5 the eyes and nose below
 random by 8.8, 6.1 and 8.8 SE; fc7's relative gap 0.033 below conv5's
 0.060), 7 (§5.2 on 30 novel classes: pretrained 62.1 vs scratch 4.1 % at
 1/class; best linear-SVM layer fc7, 84.1 %, fc6 83.5, conv4 82.9, conv1
-10.7). Does not hold: 4 (Fig. 6: 0
+10.7; not judged: a softmax on the same features puts conv4 first, 91.2 %
+against fc6 85.1). Does not hold: 4 (Fig. 6: 0
 dead and 0 dominant filters in all three runs at epoch 8, RMS within
 0.62-1.37x the median; docs/claims.md says why a run of this length cannot
 show it). Over seeds 0-3 (10-crop error 0.15-0.35 %): claims 1, 2, 3, 5,
