@@ -63,8 +63,8 @@ def transfer_config(variant: str, **overrides) -> ml_collections.ConfigDict:
   """The transfer config `variant` with dotted `overrides` (None skipped);
   a `shapes.novel_classes` among them also sizes the novel set and the
   batch."""
-  config = defaults.transfer_config(
-      variant, overrides.get('shapes.novel_classes') or 10)
+  novel = overrides.get('shapes.novel_classes') or shapes.NUM_NOVEL_CLASSES
+  config = defaults.transfer_config(variant, novel)
   for key, value in overrides.items():
     if value is None:
       continue

@@ -156,10 +156,8 @@ NUM_COMPOSITES = 20
 
 
 _SLOTS = (_BODIES, _TOPS, _INSIDES, _BOTTOMS)
-_COMPOSITES = tuple(
-    ('_'.join(d for d in design if d != 'none'),
-     shape_parts.slot_composite(_SLOTS, design))
-    for design in shape_parts.slot_designs(_SLOTS, NUM_COMPOSITES, seed=1))
+_COMPOSITES = shape_parts.composites(_SLOTS, NUM_COMPOSITES, seed=1)
+
 
 CLASSES = (
     ('owl_face', _owl_face),
@@ -179,5 +177,4 @@ MAX_CLASSES = len(ALL_NAMES)
 # The first 10, drawn: the default world's novel classes.
 NUM_CLASSES = 10
 NAMES: tuple[str, ...] = ALL_NAMES[:NUM_CLASSES]
-PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
-    tuple(part[0] for part in fn(np.zeros(4))) for _, fn in CLASSES)
+PART_NAMES: tuple[tuple[str, ...], ...] = shape_parts.part_names(CLASSES)

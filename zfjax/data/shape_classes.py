@@ -303,10 +303,7 @@ NUM_COMPOSITES = 72
 
 
 _SLOTS = (_OUTLINES, _TOPS, _INSIDES, _BOTTOMS)
-_COMPOSITES = tuple(('_'.join(d for d in design if d != 'none'),
-                     shape_parts.slot_composite(_SLOTS, design))
-                    for design in shape_parts.slot_designs(_SLOTS, NUM_COMPOSITES,
-                                                           seed=0))
+_COMPOSITES = shape_parts.composites(_SLOTS, NUM_COMPOSITES, seed=0)
 
 
 _CLASSES = (
@@ -342,8 +339,7 @@ MAX_CLASSES = len(ALL_CLASS_NAMES)
 NUM_CLASSES = 12
 CLASS_NAMES: tuple[str, ...] = ALL_CLASS_NAMES[:NUM_CLASSES]
 # Parts per class of the whole catalogue, indexed by label.
-PART_NAMES: tuple[tuple[str, ...], ...] = tuple(
-    tuple(part[0] for part in fn(np.zeros(4))) for _, fn in _CLASSES)
+PART_NAMES: tuple[tuple[str, ...], ...] = shape_parts.part_names(_CLASSES)
 MAX_PARTS = max(len(names) for names in PART_NAMES)
 # Rotational symmetry of each class's outline and parts (with any jitter): 1
 # none, k the object is unchanged by turns of 360/k degrees, 0 by any turn.

@@ -71,3 +71,18 @@ def slot_composite(slots: tuple[dict, ...], design: tuple[str, ...]):
       out.append((design[3], 'detail', bottom(j[3])))
     return out
   return parts
+
+
+def composites(slots: tuple[dict, ...], count: int,
+               seed: int) -> tuple[tuple[str, object], ...]:
+  """`count` classes of `slot_designs`, each (name, draw): named by its
+  entries, 'none' left out (`disc_hat_squares_base`)."""
+  return tuple(('_'.join(d for d in design if d != 'none'),
+                slot_composite(slots, design))
+               for design in slot_designs(slots, count, seed))
+
+
+def part_names(catalogue) -> tuple[tuple[str, ...], ...]:
+  """The part names of each (name, draw) class of `catalogue`, in order."""
+  return tuple(tuple(part[0] for part in draw(np.zeros(4)))
+               for _, draw in catalogue)

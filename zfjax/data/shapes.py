@@ -100,6 +100,11 @@ class World(NamedTuple):
     return cls(**{name: type(default)(shapes_config.get(name, default))
                   for name, default in cls._field_defaults.items()})
 
+  def class_count(self, novel: bool = False) -> int:
+    """How many classes the trained set (or with `novel` the novel set)
+    draws."""
+    return self.novel_classes if novel else self.num_classes
+
   def trained_set(self) -> World:
     """The knobs that draw the trained classes' set (not novel_classes)."""
     return self._replace(novel_classes=NUM_NOVEL_CLASSES)
@@ -455,12 +460,10 @@ def example_scene(split: str, index: int, image_size: int, *, seed: int = 0,
     raise ZfjaxError(f'zfjax_shapes has splits {sorted(SPLITS)}, not {split!r}')
   world.check()
   key = [seed, SPLITS[split], index]
-  if novel:
-    scene = sample_scene(np.random.default_rng(key + [1]),
-                         index % world.novel_classes, image_size, novel=True)
-  else:
-    scene = sample_scene(np.random.default_rng(key),
-                         index % world.num_classes, image_size)
+  # The novel set draws from a seed stream of its own.
+  rng = np.random.default_rng(key + [1] if novel else key)
+  scene = sample_scene(rng, index % world.class_count(novel), image_size,
+                       novel=novel)
   # Each knob draws from a stream of its own: the rest of the scene is the
   # same with and without it.
   if world.dark_details:

@@ -67,7 +67,7 @@ def renders_digest(image_size: int, seed: int, novel: bool = False,
   changed since a variant was prepared renders it afresh instead of
   serving the old pixels under the new code's class names.
   """
-  count = world.novel_classes if novel else world.num_classes
+  count = world.class_count(novel)
   digest = hashlib.sha256(json.dumps(
       [shapes.class_names(novel, count), shapes.part_names(novel)[:count]]
   ).encode())
@@ -122,8 +122,7 @@ class ZfjaxShapes(tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     size, novel = self.builder_config.image_size, self.builder_config.novel
     world = self.builder_config.world
-    names = shapes.class_names(
-        novel, world.novel_classes if novel else world.num_classes)
+    names = shapes.class_names(novel, world.class_count(novel))
     return tfds.core.DatasetInfo(
         builder=self,
         description=(
