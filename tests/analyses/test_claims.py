@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from zfjax.analyses import claims
+from zfjax.analyses import filters
 from zfjax.data import shape_classes
 from zfjax.data import shapes
 
@@ -208,6 +209,29 @@ def test_filters_criterion():
   assert not claims.judge_filters(run(0, 1), run(4, 0), run(0, 1)).holds
   assert not claims.judge_filters(run(2, 0), run(2, 0), run(0, 1)).holds
   assert not claims.judge_filters(run(0, 0), run(4, 0), run(0, 0)).holds
+
+
+def test_the_change_since_initialisation_is_reported_not_judged():
+  def run(dead, dominant, little):
+    change = np.ones(32)
+    change[:little] = 0.05
+    return claims.FirstLayer('r', 5, 32, dead, dominant, (0.5, 2.0),
+                             filters.Learned(change, change < 0.1,
+                                             np.full(32, 0.3)))
+  for little in ((0, 9, 0), (9, 0, 2)):
+    verdict = claims.judge_filters(run(0, 0, little[0]), run(4, 0, little[1]),
+                                   run(0, 1, little[2]))
+    assert verdict.holds
+    least = ', '.join('0.05x' if n else '1.00x' for n in little)
+    assert (f'Not judged, the change since initialisation: {little[0]}, '
+            f'{little[1]}, {little[2]} filters changed by under 0.1x the '
+            f'median change (least {least}); a median 30%, 30%, 30% of a '
+            f"filter's energy still along its initial weights") in (
+                verdict.measured)
+  # Said only when every run's initialisation is known.
+  unknown = claims.FirstLayer('r', 5, 32, 0, 1, (0.5, 2.0))
+  assert 'Not judged' not in claims.judge_filters(
+      run(0, 0, 1), run(4, 0, 1), unknown).measured
 
 
 # ------------------------------------------------------------- 5: Fig. 7

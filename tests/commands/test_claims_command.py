@@ -115,3 +115,53 @@ def test_siblings_differing_in_the_novel_set_are_of_the_same_data():
   assert scorecard._data_of(ours) == scorecard._data_of(theirs)
   theirs.shapes.face_breeds = True
   assert scorecard._data_of(ours) != scorecard._data_of(theirs)
+
+
+def test_claim4_reports_each_runs_change_since_initialisation(tiny_run):
+  """Three runs of the same data (the tiny run; an 11x11/4 one built with
+  known dead and unlearned filters; the tiny run's weights as if trained
+  unclipped): the dead counts and, not judged, each run's filters that
+  changed by under 0.1x the median change since its own initialisation,
+  against numpy."""
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  import zfjax  # pylint: disable=g-import-not-at-top
+  from zfjax.networks import models, specs  # pylint: disable=g-import-not-at-top
+  # configs/tiny.py trains without clipping: the same weights stand for
+  # the clipped reference too.
+  unclipped = zfjax.load_run(str(tiny_run))
+  config = unclipped.config.copy_and_resolve_references()
+  config.clip_radius = 0.1
+  run = dataclasses.replace(unclipped, config=config)
+  wide_config = config.copy_and_resolve_references()
+  wide_config.model = 'zfnet_small_11x11s4'
+  wide_spec = specs.get_spec(wide_config.model, run.spec.num_classes)
+
+  def draw(spec):
+    return models.init_params(jax.random.key(config.seed), spec,
+                              config.crop_size, weight_std=config.weight_std,
+                              bias_value=config.bias_value)
+  wide_params = draw(wide_spec)
+  start = np.asarray(wide_params['conv1']['kernel'])
+  kernel = start + np.random.default_rng(0).normal(size=start.shape) * 0.05
+  kernel[..., :3] *= 1e-4          # dead by RMS (a large change)
+  kernel[..., 5] = start[..., 5]   # never learned
+  kernel[..., 6] = 0.95 * start[..., 6]  # only decayed
+  wide_params['conv1'] = {**wide_params['conv1'], 'kernel': kernel}
+  wide = dataclasses.replace(run, params=wide_params, spec=wide_spec,
+                             config=wide_config, workdir='/runs/wide')
+  assert unclipped.config.clip_radius is None
+  verdict = scorecard.filters(run, [wide, unclipped])
+  assert 'wide 11x11/4 (epoch 2) 3 dead, 0 dominant of 32' in (
+      verdict.measured)
+
+  def little(trained, initial):
+    change = [np.sqrt(np.mean((trained[..., c] - initial[..., c]) ** 2))
+              for c in range(trained.shape[-1])]
+    return sum(c < 0.1 * np.median(change) for c in change)
+  ours = little(np.asarray(run.params['conv1']['kernel']),
+                np.asarray(draw(run.spec)['conv1']['kernel']))
+  assert little(kernel, start) == 2
+  assert (f'Not judged, the change since initialisation: {ours}, 2, {ours} '
+          'filters changed by under 0.1x') in verdict.measured

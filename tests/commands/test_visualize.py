@@ -239,6 +239,28 @@ def test_filters_and_evolution_commands(workdir, capsys):
   assert image.shape[1] == 2 * cell + grids.GAP and image.std() > 10
 
 
+def test_filters_command_draws_what_training_added(workdir, capsys):
+  """Beside the filters, their change since the run's initialisation (the
+  draw `train.py` starts from: its config's seed and weight scale)."""
+  wd, config = workdir
+  assert visualize.main(['--workdir', wd, '--epoch', '2', 'filters',
+                         '--npz']) == 0
+  assert 'what training added' in capsys.readouterr().out
+  arrays = np.load(written(wd, 'filters_conv1_epoch2.npz'))
+  start = models.init_params(jax.random.key(config.seed),
+                             specs.get_spec('zfnet_small', shapes.NUM_CLASSES),
+                             28, weight_std=config.weight_std,
+                             bias_value=config.bias_value)['conv1']['kernel']
+  np.testing.assert_allclose(arrays['initial'], start)
+  np.testing.assert_allclose(
+      arrays['change'],
+      np.sqrt(np.mean((arrays['kernel'] - np.asarray(start)) ** 2,
+                      axis=(0, 1, 2))), rtol=1e-6)
+  image = png(written(wd, 'filters_conv1_change_epoch2.png'))
+  cell = 7 * grids.display_factor(7, 32)
+  assert image.shape[1] == 6 * cell + 5 * grids.GAP and image.std() > 10
+
+
 def test_top9_rules_name_their_files_and_share_the_scan(workdir):
   wd, _ = workdir
   figures = pathlib.Path(wd) / 'figures'

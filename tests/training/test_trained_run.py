@@ -2,6 +2,8 @@
 `run.inputs` turns files or uint8 pixels into model inputs exactly as the
 run's validation images were made (checked against a hand-made crop)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -60,3 +62,41 @@ def test_pixels_of_another_size_resize_as_files_do(run, tmp_path):
 def test_what_a_run_holds(run):
   assert run.spec.name == 'zfnet_small' and run.epoch == 2
   assert len(run.class_names) == run.spec.num_classes == 12
+
+
+def test_initial_params_are_where_training_started(tiny_run, tmp_path):
+  """A run trained at rate 1e-12 (so neither gradients nor weight decay
+  move it measurably) ends at the params `initial_params` draws again from
+  its config (another seed's differ by the weights' scale, 0.06); a
+  trained run has moved away from them."""
+  # pylint: disable-next=g-import-not-at-top
+  from configs import tiny
+  from zfjax.training import trainer  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  config.data_dir = str(tiny_run.parent / 'tfds')
+  config.ten_crop_eval = False
+  config.learning_rate = 1e-12
+  config.num_epochs = 1
+  trainer.train_and_evaluate(config, str(tmp_path / 'still'))
+  still = zfjax.load_run(str(tmp_path / 'still'))
+  assert still.step == 16
+  initial = still.initial_params()
+  assert set(initial) == set(still.params)
+  for name, layer in still.params.items():
+    for key, value in layer.items():
+      np.testing.assert_allclose(np.asarray(initial[name][key]),
+                                 np.asarray(value), rtol=0, atol=1e-6,
+                                 err_msg=name)
+  trained = zfjax.load_run(str(tiny_run))
+  moved = trained.initial_params()['conv1']['kernel']
+  assert np.abs(np.asarray(moved)
+                - np.asarray(trained.params['conv1']['kernel'])).max() > 1e-3
+
+
+def test_no_initial_params_where_the_run_did_not_draw_them(run):
+  """A converted model (its one checkpoint at step 0) and a transfer run
+  (its source's layers copied in) did not start from their own draw."""
+  assert dataclasses.replace(run, step=0).initial_params() is None
+  config = run.config.copy_and_resolve_references()
+  config.transfer.from_workdir = '/some/source'
+  assert dataclasses.replace(run, config=config).initial_params() is None

@@ -45,7 +45,10 @@ makes the measurements on a trained run and calls them.
    (it no longer learns; given time, weight decay erases it: Fig. 6(b)'s
    blank filters). Holds when the reference has no dominant filter, fewer
    dead filters than the 11x11 run, and the unclipped run has a dominant
-   filter or more dead filters than the reference.
+   filter or more dead filters than the reference. Reported beside the
+   verdict, not judged (added 2026-12-06, after the criterion): what
+   training added to each filter (`filters.learned_part`), where every
+   run's initialisation is known.
 5. Fig. 7, occlusion localises: over the validation images (the square of
    `occlusion.default_square`), a square is on the object when its centre
    is inside the object's box and off it when it does not touch the box.
@@ -82,6 +85,8 @@ from __future__ import annotations
 from typing import NamedTuple, Sequence
 
 import numpy as np
+
+from zfjax.analyses import filters
 
 # Claim 1.
 INSIDE_MIN = 0.5
@@ -383,36 +388,55 @@ def judge_invariance(sweeps: dict[str, Sweep], symmetry: np.ndarray | None,
 class FirstLayer(NamedTuple):
   """Dead and dominant first-layer filters of one run; `rms_range`: the
   smallest and largest filter RMS over the median (how far the filters are
-  from the thresholds)."""
+  from the thresholds); `learned`: what training added
+  (`filters.learned_part`), None where the run's initialisation is unknown.
+  Only the counts are judged."""
   name: str
   epoch: int
   filters: int
   dead: int
   dominant: int
   rms_range: tuple[float, float]
+  learned: filters.Learned | None = None
 
 
 def first_layer(name: str, epoch: int, kernel: np.ndarray,
-                peak_response: np.ndarray) -> FirstLayer:
+                peak_response: np.ndarray,
+                initial: np.ndarray | None = None) -> FirstLayer:
   """kernel: (k, k, Cin, C); peak_response: (C,) the largest rectified
-  response of each filter over the probe images."""
-  kernel = np.asarray(kernel, np.float64)
-  rms = np.sqrt(np.mean(np.square(kernel), axis=(0, 1, 2)))
-  median = np.median(rms)
-  dead = (rms < DEAD_RATIO * median) | (np.asarray(peak_response) <= 0)
-  return FirstLayer(name, epoch, len(rms), int(dead.sum()),
-                    int((rms > DOMINANT_RATIO * median).sum()),
-                    (float(rms.min() / median), float(rms.max() / median)))
+  response of each filter over the probe images; initial: the kernel at
+  initialisation, if known."""
+  stats = filters.filter_stats(kernel, dead_ratio=DEAD_RATIO,
+                               dominant_ratio=DOMINANT_RATIO)
+  median = np.median(stats.rms)
+  dead = stats.dead | (np.asarray(peak_response) <= 0)
+  return FirstLayer(name, epoch, len(stats.rms), int(dead.sum()),
+                    int(stats.dominant.sum()),
+                    (float(stats.rms.min() / median),
+                     float(stats.rms.max() / median)),
+                    None if initial is None else filters.learned_part(
+                        kernel, initial, little_ratio=DEAD_RATIO))
 
 
 def judge_filters(reference: FirstLayer, wide: FirstLayer,
                   unclipped: FirstLayer) -> Verdict:
   holds = (reference.dominant == 0 and reference.dead < wide.dead
            and (unclipped.dominant > 0 or unclipped.dead > reference.dead))
+  runs = (reference, wide, unclipped)
   text = '; '.join(f'{r.name} (epoch {r.epoch}) {r.dead} dead, {r.dominant} '
                    f'dominant of {r.filters} (RMS {r.rms_range[0]:.2f}-'
-                   f'{r.rms_range[1]:.2f}x the median)'
-                   for r in (reference, wide, unclipped))
+                   f'{r.rms_range[1]:.2f}x the median)' for r in runs)
+  if all(r.learned is not None for r in runs):
+    # Beside the verdict, not part of it: the criterion was fixed first.
+    learned = [r.learned for r in runs]
+    text += ('. Not judged, the change since initialisation: '
+             + ', '.join(f'{int(l.little.sum())}' for l in learned)
+             + ' filters changed by under 0.1x the median change (least '
+             + ', '.join(f'{l.change.min() / np.median(l.change):.2f}x'
+                         for l in learned)
+             + '); a median '
+             + ', '.join(f'{np.median(l.still_initial):.0%}' for l in learned)
+             + ' of a filter\'s energy still along its initial weights')
   return verdict(4, text, holds)
 
 

@@ -290,12 +290,14 @@ def filters(run: workdirs.TrainedRun,
     first = r.spec.conv_names[0]
     _, trace = models.forward_trace(r.params, images, r.spec, switches=False)
     peak = np.asarray(trace.activations[first]).max(axis=(0, 1, 2))
+    initial = r.initial_params()
     counts[role] = claims.first_layer(
         f'{os.path.basename(os.path.normpath(r.workdir))} '
         f'{r.spec.layers[0].kernel}x{r.spec.layers[0].kernel}/'
         f'{r.spec.layers[0].stride}'
         + ('' if r.config.clip_radius is not None else ' unclipped'),
-        r.epoch, np.asarray(r.params[first]['kernel']), peak)
+        r.epoch, np.asarray(r.params[first]['kernel']), peak,
+        None if initial is None else np.asarray(initial[first]['kernel']))
   return claims.judge_filters(counts['reference'], counts['wide'],
                               counts['unclipped'])
 

@@ -1,5 +1,8 @@
 """`visualize.py filters` (ZF Fig. 6): the first layer's filters, with the
-counts of dead and dominant ones."""
+counts of dead and dominant ones, and, for a run trained from its own
+initialisation, what training added to each filter (the kernel less its
+initial value, `filters.learned_part`): a filter that stopped learning
+shows there as a flat cell long before its RMS counts it dead."""
 
 from __future__ import annotations
 
@@ -38,7 +41,24 @@ def filters(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
   paths = [pathlib.Path(grids.write_png(
       out_dir / f'filters_{layer}.png',
       grids.filter_grid(kernel, per_filter=args.per_filter), caption))]
+  arrays = {'kernel': kernel, **stats._asdict()}
+  initial = run.initial_params()
+  if initial is not None:
+    start = np.asarray(initial[layer]['kernel'])
+    learned = filters_lib.learned_part(kernel, start,
+                                       little_ratio=args.dead_ratio)
+    caption = (f'{run.spec.name} epoch {run.epoch} {layer}, what training '
+               f'added (the filters less their initial values): '
+               f'{int(learned.little.sum())} of {len(learned.change)} changed '
+               f'by under {args.dead_ratio:g}x the median change; a median '
+               f'{np.median(learned.still_initial):.0%} of a filter\'s energy '
+               f'is still its initial weights')
+    print(caption)
+    paths.append(pathlib.Path(grids.write_png(
+        out_dir / f'filters_{layer}_change.png',
+        grids.filter_grid(kernel - start, per_filter=args.per_filter),
+        caption)))
+    arrays.update(initial=start, **learned._asdict())
   if args.npz:
-    paths.append(common.save_npz(out_dir / f'filters_{layer}.npz',
-                                 kernel=kernel, **stats._asdict()))
+    paths.append(common.save_npz(out_dir / f'filters_{layer}.npz', **arrays))
   return paths

@@ -173,10 +173,7 @@ def initial_state(config: ml_collections.ConfigDict, spec: Spec,
                   ) -> TrainState:
   """Fresh params from `config.seed` (with a transfer run's source layers
   copied in, from its `plan`), zero momentum, the first rate."""
-  params = models.init_params(jax.random.key(config.seed), spec,
-                              config.crop_size, weight_std=config.weight_std,
-                              bias_value=config.bias_value,
-                              zero_head=config.get('zero_head', False))
+  params = workdirs.initial_params(config, spec)
   frozen = frozenset()
   if plan is not None:
     params, frozen = plan.initial_params(params), plan.frozen

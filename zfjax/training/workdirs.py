@@ -193,9 +193,30 @@ class TrainedRun:
     """Model inputs (..., C, C, 3) back to uint8 pixels (mean added)."""
     return self.preprocessing.to_display(inputs)
 
+  def initial_params(self) -> models.Params | None:
+    """The params this run's training started from, drawn again from its
+    config (`initial_params`); None where they were not its own draw: a
+    transfer run (its source's layers) or a converted model (step 0)."""
+    transfer = self.config.get('transfer')
+    if self.step == 0 or (transfer is not None
+                          and transfer.get('from_workdir')):
+      return None
+    return initial_params(self.config, self.spec)
+
   def _warn_old(self):
     log.warning('%s predates %s and %s: reading them from its data set',
                 self.workdir, MEAN_IMAGE_FILE, CLASS_NAMES_FILE)
+
+
+def initial_params(config: ml_collections.ConfigDict,
+                   spec: specs.Spec) -> models.Params:
+  """The params a run of `config` starts from, drawn from `config.seed`
+  (before a transfer run copies its source's layers in): the trainer's
+  draw, and the analyses' reference for what training changed."""
+  return models.init_params(jax.random.key(config.seed), spec,
+                            config.crop_size, weight_std=config.weight_std,
+                            bias_value=config.bias_value,
+                            zero_head=config.get('zero_head', False))
 
 
 def load_run(workdir: str, *, epoch: int | None = None) -> TrainedRun:
