@@ -131,6 +131,26 @@ def test_every_unit_of_every_requested_layer_has_a_page(site):
   assert not (site / 'conv3').exists()  # not requested
 
 
+def test_index_shows_what_training_added_to_the_filters(run, site):
+  """The first layer's filters less the initial ones train.py drew (a run
+  trained at a tiny rate would end at them: tests/training), as a picture
+  of the same grid as the filters'."""
+  model = workdirs.load_run(run.workdir)
+  start = models.init_params(jax.random.key(run.config.seed), model.spec,
+                             run.config.crop_size,
+                             weight_std=run.config.weight_std,
+                             bias_value=run.config.bias_value)
+  change = (np.asarray(model.params['conv1']['kernel'])
+            - np.asarray(start['conv1']['kernel']))
+  refs = parse(site / 'index.html').refs
+  assert ('img', 'run/filters_change.png') in refs
+  picture = matplotlib.image.imread(site / 'run' / 'filters_change.png')
+  want = grids.filter_grid(change)
+  assert picture.shape[:2] == want.shape[:2]
+  np.testing.assert_allclose(picture[..., :3] * 255, want, atol=1)
+  assert 'What training added' in (site / 'index.html').read_text()
+
+
 def _brute_maxima(run, layer):
   """Every validation image's maximum of every map, from plain forward
   passes of the images one batch at a time."""

@@ -207,6 +207,19 @@ def write_index(site: site_lib.Site, info: dict, run: workdirs.TrainedRun,
       f'{first}: {len(stats.rms)} filters on one contrast scale, '
       f'{int(stats.dead.sum())} dead (RMS below 0.1 x the median), '
       f'{int(stats.dominant.sum())} dominant (above 3 x the median).')}
+  initial = run.initial_params()
+  if initial is not None:
+    start = np.asarray(initial[first]['kernel'])
+    learned = filters_lib.learned_part(kernel, start)
+    site.picture('run/filters_change.png', grids.filter_grid(kernel - start))
+    filters.update(change_src='run/filters_change.png', change_caption=(
+        f'What training added: each filter less its initial weights (drawn '
+        f'from the config\'s seed), on one contrast scale. '
+        f'{int(learned.little.sum())} changed by under 0.1 x the median '
+        f'change (a filter that stopped learning: flat here, while its RMS '
+        f'stays near the initial one); a median '
+        f'{np.median(learned.still_initial):.0%} of a filter\'s energy is '
+        f'still its initial weights.'))
   shown = {layer['name'] for layer in layers}
   rows = []
   for r in summary.summarize(spec, int(run.config.crop_size)):
