@@ -245,7 +245,7 @@ def test_filters_command_draws_what_training_added(workdir, capsys):
   wd, config = workdir
   assert visualize.main(['--workdir', wd, '--epoch', '2', 'filters',
                          '--npz']) == 0
-  assert 'what training added' in capsys.readouterr().out
+  assert 'less its initial weights (what training added)' in capsys.readouterr().out
   arrays = np.load(written(wd, 'filters_conv1_epoch2.npz'))
   start = models.init_params(jax.random.key(config.seed),
                              specs.get_spec('zfnet_small', shapes.NUM_CLASSES),

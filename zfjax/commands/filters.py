@@ -47,12 +47,12 @@ def filters(args: argparse.Namespace, run, out_dir: pathlib.Path) -> list:
     start = np.asarray(initial[layer]['kernel'])
     learned = filters_lib.learned_part(kernel, start,
                                        little_ratio=args.dead_ratio)
-    caption = (f'{run.spec.name} epoch {run.epoch} {layer}, what training '
-               f'added (the filters less their initial values): '
+    caption = (f'{run.spec.name} epoch {run.epoch} {layer} less its '
+               f'initial weights (what training added): '
                f'{int(learned.little.sum())} of {len(learned.change)} changed '
-               f'by under {args.dead_ratio:g}x the median change; a median '
-               f'{np.median(learned.still_initial):.0%} of a filter\'s energy '
-               f'is still its initial weights')
+               f'under {args.dead_ratio:g}x the median change; median '
+               f'{np.median(learned.still_initial):.0%} of the energy still '
+               f'initial')
     print(caption)
     paths.append(pathlib.Path(grids.write_png(
         out_dir / f'filters_{layer}_change.png',
