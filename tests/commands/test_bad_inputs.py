@@ -278,13 +278,18 @@ def test_reruns_with_other_options_keep_earlier_files(tiny_run, tmp_path,
   argv = ['--workdir', str(tiny_run), 'filters', '--out', str(out_dir)]
   assert run_visualize(argv, capsys)[0] == 0
   first = listing(out_dir)
-  assert sorted(first) == ['filters_conv1.json', 'filters_conv1.png']
+  assert sorted(first) == ['filters_conv1.json', 'filters_conv1.png',
+                           'filters_conv1_change.json',
+                           'filters_conv1_change.png']
   # Other options: other names; the default figure is left as it was.
   assert run_visualize(argv + ['--per_filter'], capsys)[0] == 0
   assert run_visualize(['--epoch', '1'] + argv, capsys)[0] == 0
   after = listing(out_dir)
   assert {k: after[k] for k in first} == first
   assert sorted(set(after) - set(first)) == [
+      'filters_conv1_change_epoch1.json', 'filters_conv1_change_epoch1.png',
+      'filters_conv1_change_per_filter.json',
+      'filters_conv1_change_per_filter.png',
       'filters_conv1_epoch1.json', 'filters_conv1_epoch1.png',
       'filters_conv1_per_filter.json', 'filters_conv1_per_filter.png']
   record = json.loads((out_dir / 'filters_conv1_epoch1.json').read_text())
