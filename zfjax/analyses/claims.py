@@ -431,7 +431,8 @@ def judge_filters(reference: FirstLayer, wide: FirstLayer,
     learned = [r.learned for r in runs]
     text += ('. Not judged, the change since initialisation: '
              + ', '.join(f'{int(l.little.sum())}' for l in learned)
-             + ' filters changed by under 0.1x the median change (least '
+             + f' filters changed by under {DEAD_RATIO:g}x the median change'
+             + ' (least '
              + ', '.join(f'{l.change.min() / np.median(l.change):.2f}x'
                          for l in learned)
              + '); a median '
