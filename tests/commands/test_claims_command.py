@@ -3,10 +3,14 @@ what it can and writes its files; what a run lacks (kept epochs, sibling
 runs of the same data, object boxes) becomes one line per claim."""
 
 import csv
+import dataclasses
 import os
 
+import jax
+import numpy as np
 import pytest
 
+import zfjax
 from configs import tiny
 from zfjax.analyses import claims
 from zfjax.analyses import scorecard
@@ -14,6 +18,8 @@ from zfjax.commands import convert as convert_command
 from zfjax.commands import visualize
 from zfjax.figures import tables
 from zfjax.networks import convert
+from zfjax.networks import models
+from zfjax.networks import specs
 from shared import random_state_dict
 
 
@@ -123,11 +129,6 @@ def test_claim4_reports_each_runs_change_since_initialisation(tiny_run):
   unclipped): the dead counts and, not judged, each run's filters that
   changed by under 0.1x the median change since its own initialisation,
   against numpy."""
-  import dataclasses  # pylint: disable=g-import-not-at-top
-  import jax  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  import zfjax  # pylint: disable=g-import-not-at-top
-  from zfjax.networks import models, specs  # pylint: disable=g-import-not-at-top
   # configs/tiny.py trains without clipping: the same weights stand for
   # the clipped reference too.
   unclipped = zfjax.load_run(str(tiny_run))
